@@ -1,0 +1,3 @@
+"""mesoclinic: clinical records and evidence for mesotherapy clinics."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PatientsConfig(AppConfig):
+    name = "mesoclinic.patients"
+    verbose_name = "Patients"

@@ -1,0 +1,242 @@
+"""The one settings module. Everything a deployment changes comes from the environment;
+see the configuration table in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from mesoclinic.env import env_bool, env_int, env_list, env_str
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+DEBUG = env_bool("MESOCLINIC_DEBUG", default=False)
+
+DATA_DIR = Path(
+    env_str("MESOCLINIC_DATA_DIR")
+    or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mesoclinic"
+).resolve()
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data directory and prove it is writable, or say why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"The data directory {path} is not writable ({exc.strerror}); "
+            "set MESOCLINIC_DATA_DIR to a directory this user can write."
+        ) from exc
+    return path
+
+
+def _secret_key() -> str:
+    key = env_str("MESOCLINIC_SECRET_KEY")
+    if key:
+        if not DEBUG and len(key) < 50:
+            raise ImproperlyConfigured("MESOCLINIC_SECRET_KEY must be at least 50 characters long.")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "MESOCLINIC_SECRET_KEY (or MESOCLINIC_SECRET_KEY_FILE) must be set when "
+            "MESOCLINIC_DEBUG is off; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Demo and development only: keep one generated key in the data directory so that
+    # sessions survive restarts.
+    key_file = ensure_data_dir(DATA_DIR) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list(
+    "MESOCLINIC_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("MESOCLINIC_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    # mesoclinic, in the order of the flow (docs/architecture.md): an app imports only
+    # the apps listed before it.
+    "mesoclinic.catalogue",
+    "mesoclinic.clinics",
+    "mesoclinic.patients",
+    "mesoclinic.api",
+    "mesoclinic.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mesoclinic.urls"
+WSGI_APPLICATION = "mesoclinic.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mesoclinic.navigation.navigation",
+            ],
+        },
+    },
+]
+
+
+def _databases() -> dict[str, dict[str, object]]:
+    url = env_str("DATABASE_URL")
+    if not url:
+        return {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": DATA_DIR / "mesoclinic.sqlite3",
+                "OPTIONS": {
+                    # WAL lets readers work while one writer writes; IMMEDIATE takes the
+                    # write lock at BEGIN so concurrent writers queue on the busy timeout
+                    # instead of failing mid-transaction with "database is locked".
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    " PRAGMA foreign_keys=ON;",
+                    "transaction_mode": "IMMEDIATE",
+                    "timeout": 20,
+                },
+            }
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("MESOCLINIC_DB_CONN_MAX_AGE", 60))
+    except Exception as exc:  # dj-database-url raises several types for a bad URL
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL mesoclinic understands ({exc}); "
+            "use postgres://user:password@host:5432/name or sqlite:////absolute/path.sqlite3."
+        ) from exc
+    engine = config.get("ENGINE", "")
+    if engine not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL names an engine mesoclinic does not support ({engine or 'none'}); "
+            "use PostgreSQL (postgres://...) or SQLite (sqlite:///...)."
+        )
+    if engine == "django.db.backends.postgresql":
+        config.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+            "MESOCLINIC_DB_CONNECT_TIMEOUT", 5
+        )
+    return {"default": config}  # type: ignore[dict-item]
+
+
+DATABASES = _databases()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "clinics.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+TIME_ZONE = "UTC"  # storage and server time; each clinic shows its own zone
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MESOCLINIC_MEDIA_DIR") or DATA_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Tests and the demo run without collectstatic: let WhiteNoise find files in the apps.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
+
+EMAIL_BACKEND = env_str("MESOCLINIC_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("MESOCLINIC_EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env_str("MESOCLINIC_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("MESOCLINIC_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("MESOCLINIC_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("MESOCLINIC_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("MESOCLINIC_EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("MESOCLINIC_EMAIL_FROM", "mesoclinic@localhost")
+
+REDIS_URL = env_str("MESOCLINIC_REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+SESSION_COOKIE_AGE = env_int("MESOCLINIC_SESSION_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # the age counts from the last request: inactivity expiry
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+if not DEBUG:
+    # Behind TLS in production; MESOCLINIC_INSECURE_HTTP=1 allows plain HTTP for a
+    # local trial of production settings (the test suite and the demo use it).
+    _https = not env_bool("MESOCLINIC_INSECURE_HTTP", default=False)
+    SESSION_COOKIE_SECURE = _https
+    CSRF_COOKIE_SECURE = _https
+    SECURE_SSL_REDIRECT = _https
+    SECURE_HSTS_SECONDS = 31536000 if _https else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+    SECURE_HSTS_PRELOAD = _https
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("MESOCLINIC_LOG_LEVEL", "WARNING")},
+}
+
+# The catalogue, screening windows and protocol defaults live in the catalogue's data
+# files, not here.
