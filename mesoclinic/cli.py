@@ -62,7 +62,7 @@ def _demo(argv: Sequence[str]) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("load_catalogue", verbosity=0)
     call_command("seed_demo", seed=args.seed, patients=args.patients, verbosity=1)
-    print("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+    print(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for username, description in demo_logins():
         print(f"  {username:<14} {description}")
     if args.no_serve:
