@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install install-dev browser lint clean
 
+# Checks and type analysis load the settings with the demo's throwaway configuration;
+# pytest sets its own (pyproject.toml).
+CHECK_ENV := MESOCLINIC_DEBUG=1 MESOCLINIC_DATA_DIR=$(CURDIR)/var/check
+
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mesoclinic needs Python 3.11 or newer; install it and run again (PYTHON=python3.11 make ...).")'
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +43,7 @@ demo: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy mesoclinic
-
-# Checks run with the demo's throwaway settings; pytest sets its own (pyproject.toml).
-CHECK_ENV := MESOCLINIC_DEBUG=1 MESOCLINIC_DATA_DIR=$(CURDIR)/var/check
+	$(CHECK_ENV) $(BIN)/mypy mesoclinic
 
 test: install-dev browser lint
 	$(CHECK_ENV) $(BIN)/mesoclinic check --fail-level WARNING

@@ -73,6 +73,9 @@ def _demo(argv: Sequence[str]) -> int:
 
 
 def _serve(argv: Sequence[str]) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
     from mesoclinic import preflight
 
     parser = argparse.ArgumentParser(prog="mesoclinic serve", description=OWN_COMMANDS["serve"])
@@ -84,6 +87,9 @@ def _serve(argv: Sequence[str]) -> int:
     preflight.check_data_dir()
     preflight.check_database()
     preflight.check_port(args.host, args.port)
+    # Hashed, compressed copies for WhiteNoise to serve with far-future caching; only
+    # changed files are copied again on the next start.
+    call_command("collectstatic", interactive=False, verbosity=0)
     os.execvp(  # noqa: S606 - replaces this process with gunicorn, arguments are ours
         sys.executable,
         [
@@ -97,6 +103,10 @@ def _serve(argv: Sequence[str]) -> int:
             str(args.workers),
             "--access-logfile",
             "-",
+            # gunicorn's default control socket is one per machine user, under $HOME;
+            # keep each installation's beside its data.
+            "--control-socket",
+            str(settings.DATA_DIR / "gunicorn.ctl"),
         ],
     )
     return 0  # pragma: no cover - execvp does not return
@@ -162,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.core.exceptions import ImproperlyConfigured
     from django.db import DatabaseError
 
+    from mesoclinic.backup import BackupError
     from mesoclinic.preflight import PreflightError, describe_database_error
 
     try:
@@ -171,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command in handlers:
             return handlers[command](rest)
         return _django(args)
-    except (ImproperlyConfigured, PreflightError) as exc:
+    except (ImproperlyConfigured, PreflightError, BackupError) as exc:
         return _fail(str(exc))
     except DatabaseError as exc:
         return _fail(describe_database_error(exc))

@@ -118,6 +118,16 @@ TEMPLATES = [
 ]
 
 
+# WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN so
+# concurrent writers queue on the busy timeout instead of failing mid-transaction with
+# "database is locked".
+SQLITE_OPTIONS: dict[str, object] = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+
 def _databases() -> dict[str, dict[str, object]]:
     url = env_str("DATABASE_URL")
     if not url:
@@ -125,30 +135,41 @@ def _databases() -> dict[str, dict[str, object]]:
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": DATA_DIR / "mesoclinic.sqlite3",
-                "OPTIONS": {
-                    # WAL lets readers work while one writer writes; IMMEDIATE takes the
-                    # write lock at BEGIN so concurrent writers queue on the busy timeout
-                    # instead of failing mid-transaction with "database is locked".
-                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                    " PRAGMA foreign_keys=ON;",
-                    "transaction_mode": "IMMEDIATE",
-                    "timeout": 20,
-                },
+                "OPTIONS": dict(SQLITE_OPTIONS),
             }
         }
+    examples = "postgres://user:password@host:5432/name or sqlite:////absolute/path.sqlite3"
+    scheme, separator, _ = url.partition("://")
+    if not separator:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a URL; write it as {examples}.")
+    # Checked here rather than left to dj-database-url, whose error lists every scheme it
+    # knows, most of which mesoclinic does not support.
+    if scheme not in ("postgres", "postgresql", "pgsql", "sqlite"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL names a database mesoclinic does not support ({scheme}://); "
+            f"use PostgreSQL or SQLite: {examples}."
+        )
     try:
         config = dj_database_url.parse(url, conn_max_age=env_int("MESOCLINIC_DB_CONN_MAX_AGE", 60))
-    except Exception as exc:  # dj-database-url raises several types for a bad URL
+    except ValueError as exc:  # the message names the part, never the password
         raise ImproperlyConfigured(
-            f"DATABASE_URL is not a database URL mesoclinic understands ({exc}); "
-            "use postgres://user:password@host:5432/name or sqlite:////absolute/path.sqlite3."
+            f"DATABASE_URL cannot be read ({str(exc).rstrip('.')}); write it as {examples}, "
+            "percent-encoding special characters in the password."
         ) from exc
     engine = config.get("ENGINE", "")
-    if engine not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    name = str(config.get("NAME") or "")
+    if (
+        engine == "django.db.backends.sqlite3"
+        and name != ":memory:"
+        and not Path(name).is_absolute()
+    ):
+        # A relative path would put the database wherever the command happens to run.
         raise ImproperlyConfigured(
-            f"DATABASE_URL names an engine mesoclinic does not support ({engine or 'none'}); "
-            "use PostgreSQL (postgres://...) or SQLite (sqlite:///...)."
+            f"DATABASE_URL names a relative SQLite path ({name or 'none'}); use an absolute "
+            "one, with four slashes: sqlite:////absolute/path.sqlite3."
         )
+    if engine == "django.db.backends.sqlite3":
+        config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     if engine == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
             "MESOCLINIC_DB_CONNECT_TIMEOUT", 5
@@ -177,6 +198,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MESOCLINIC_MEDIA_DIR") or DATA_DIR / "media")
@@ -230,6 +252,9 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
     SECURE_HSTS_PRELOAD = _https
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers probe /health over plain HTTP on the private network; a redirect to
+    # HTTPS would read as a failed check.
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
 LOGGING = {
     "version": 1,
