@@ -46,6 +46,7 @@ def _demo(argv: Sequence[str]) -> int:
 
     from mesoclinic import preflight
     from mesoclinic.demo.accounts import DEMO_PASSWORD, demo_logins
+    from mesoclinic.demo.otp import demo_keys
 
     parser = argparse.ArgumentParser(prog="mesoclinic demo", description=OWN_COMMANDS["demo"])
     parser.add_argument("--host", default="127.0.0.1")
@@ -64,7 +65,14 @@ def _demo(argv: Sequence[str]) -> int:
     call_command("seed_demo", seed=args.seed, patients=args.patients, verbosity=1)
     print(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for username, description in demo_logins():
-        print(f"  {username:<14} {description}")
+        print(f"  {username:<17} {description}")
+    print(
+        "\nTwo-factor sign-in is set up for every login. For the current 6-digit code run\n"
+        "  mesoclinic demo_otp dr.moreau\n"
+        "or add the login's key to an authenticator app (time-based, 6 digits, 30 seconds):"
+    )
+    for username, key in demo_keys():
+        print(f"  {username:<17} {key}")
     if args.no_serve:
         return 0
     print(f"\nServing the demo clinic on http://{args.host}:{args.port}/  (Ctrl+C stops it)\n")

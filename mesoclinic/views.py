@@ -4,10 +4,19 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from mesoclinic.clinics.models import User
+from mesoclinic.clinics.permissions import Perm, has_perm, requires
+
 
 @require_GET
+@requires(Perm.HOME)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"clinic": getattr(request.user, "clinic", None)})
+    user: User = request.user  # type: ignore[assignment]
+    context = {
+        "clinic": user.clinic,
+        "researcher": has_perm(user, Perm.RESEARCH_VIEW, request),
+    }
+    return render(request, "home.html", context)
 
 
 @login_not_required

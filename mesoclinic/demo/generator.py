@@ -1,4 +1,4 @@
-"""The demo clinic, built deterministically from a seed and a reference day.
+"""The demo clinics, built deterministically from a seed and a reference day.
 
 ``build_demo(seed, patients, today)`` writes the records; the ``make_*`` functions draw unsaved
 records and touch no database, so tests can check them by the thousand. Each kind of record
@@ -13,21 +13,34 @@ import re
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
-from mesoclinic.clinics.models import Clinic, User
-from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
+from mesoclinic.catalogue.models import BodyArea
+from mesoclinic.clinics.models import Clinic, Licence, Role, User
+from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS, totp_key
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
-from mesoclinic.patients.models import Medication, Patient, Sex
+from mesoclinic.patients.models import (
+    Allergy,
+    Condition,
+    ConditionKind,
+    Medication,
+    Patient,
+    Sex,
+    phone_digits,
+)
 
 DEFAULT_SEED = 1952  # the year Michel Pistor devised mesotherapy
 DEFAULT_PATIENTS = 120
-DEMO_CLINIC_SLUG = "demo"
+DEMO_CLINIC_SLUG = PARIS
 DEMO_TIME_ZONE = "Europe/Paris"
+# The London clinic is the smaller one, and mostly English-speaking.
+LONDON_SHARE = 1 / 3
+LONDON_FRENCH_SPEAKING = 0.1
 
 # Reserved for documentation (RFC 2606): mail sent to them reaches no one.
 RESERVED_EMAIL_DOMAINS = ("example.org", "example.com", "example.net")
@@ -43,19 +56,78 @@ NO_EMAIL = 0.05
 BATCH_SIZE = 1000
 
 
+# Substances a few demo patients are allergic to; lidocaine first, as the anaesthetic cream
+# of a session is where screening must catch it.
+ALLERGIES = (
+    ("Lidocaine", "hives after an anaesthetic cream"),
+    ("Procaine", "swelling at the injection site"),
+    ("Penicillin", "rash"),
+    ("Latex", "contact dermatitis"),
+    ("Povidone-iodine", "skin reaction"),
+    ("Hyaluronidase", "local swelling"),
+)
+ALLERGY_SHARE = 0.06
+# (description, catalogue body area) of skin conditions to treat around, not through.
+SKIN_CONDITIONS = (
+    ("Active acne", "cheeks"),
+    ("Psoriasis plaques", "scalp"),
+    ("Eczema flare", "forehead"),
+    ("Healing abrasion", "thighs"),
+)
+BLEEDING_DISORDERS = ("von Willebrand disease", "Mild haemophilia A carrier", "Thrombocytopenia")
+PREGNANCY_WEEKS = 40
+
+
+@dataclass(frozen=True)
+class LicencePlan:
+    """A demo practitioner's licence, relative to the demo's today."""
+
+    issuing_body: str
+    jurisdiction: str
+    number_format: str
+    years_held: int
+    ends_in_days: int  # negative: already expired
+
+
+LICENCE_PLANS: dict[str, LicencePlan] = {
+    "dr.moreau": LicencePlan(
+        "Conseil national de l'Ordre des médecins", "France", "RPPS 1000{:07d}", 9, 800
+    ),
+    "dr.lefebvre": LicencePlan(
+        "Conseil national de l'Ordre des médecins", "France", "RPPS 1000{:07d}", 14, 1200
+    ),
+    # Within 60 days: the administrator's home page reminds them.
+    "dr.okafor": LicencePlan(
+        "Conseil national de l'Ordre des médecins", "France", "RPPS 1000{:07d}", 4, 40
+    ),
+    "dr.patel": LicencePlan("General Medical Council", "United Kingdom", "GMC {:07d}", 6, 500),
+    # Expired: she can be neither booked nor sign until a renewal is verified.
+    "dr.hughes": LicencePlan("General Medical Council", "United Kingdom", "GMC {:07d}", 11, -12),
+}
+
+
 @dataclass(frozen=True)
 class DemoSummary:
-    clinic: Clinic
+    clinics: list[Clinic]
     seed: int
     today: date
     staff: int
     patients: int
     medications: int
+    allergies: int
+    conditions: int
+    licences: int
+
+    @property
+    def clinic(self) -> Clinic:
+        return self.clinics[0]
 
     def __str__(self) -> str:
+        names = " and ".join(c.name for c in self.clinics)
         return (
-            f"Built the demo clinic {self.clinic.name}: {self.staff} staff, "
-            f"{self.patients} patients, {self.medications} medications "
+            f"Built the demo clinics {names}: {self.staff} staff, {self.licences} licences, "
+            f"{self.patients} patients, {self.medications} medications, "
+            f"{self.allergies} allergies, {self.conditions} conditions "
             f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
@@ -77,11 +149,16 @@ def demo_exists() -> bool:
 
 @transaction.atomic
 def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
-    clinic = build_clinic()
-    staff = build_staff(clinic)
-    saved_patients = Patient.objects.bulk_create(
-        make_patients(stream(seed, "patients"), clinic, patients, today), batch_size=BATCH_SIZE
+    paris, london = build_clinic(), build_london_clinic()
+    clinics = {PARIS: paris, LONDON: london}
+    staff = build_staff(clinics, seed)
+    licences = build_licences(stream(seed, "licences"), staff, today)
+    in_london = round(patients * LONDON_SHARE)
+    drawn = make_patients(stream(seed, "patients"), paris, patients - in_london, today)
+    drawn += make_patients(
+        stream(seed, "patients:london"), london, in_london, today, LONDON_FRENCH_SPEAKING
     )
+    saved_patients = Patient.objects.bulk_create(drawn, batch_size=BATCH_SIZE)
     # bulk_create has set each patient's primary key (PostgreSQL, SQLite 3.35+), which the
     # medications need.
     rng = stream(seed, "medications")
@@ -89,13 +166,24 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         [m for p in saved_patients for m in make_medications(rng, p, today)],
         batch_size=BATCH_SIZE,
     )
+    allergies = Allergy.objects.bulk_create(
+        make_allergies(stream(seed, "allergies"), saved_patients), batch_size=BATCH_SIZE
+    )
+    areas = {a.code: a for a in BodyArea.objects.filter(code__in=[c for _, c in SKIN_CONDITIONS])}
+    conditions = Condition.objects.bulk_create(
+        make_conditions(stream(seed, "conditions"), saved_patients, today, areas),
+        batch_size=BATCH_SIZE,
+    )
     return DemoSummary(
-        clinic=clinic,
+        clinics=[paris, london],
         seed=seed,
         today=today,
         staff=len(staff),
         patients=len(saved_patients),
         medications=len(medications),
+        allergies=len(allergies),
+        conditions=len(conditions),
+        licences=len(licences),
     )
 
 
@@ -111,22 +199,76 @@ def build_clinic() -> Clinic:
     )
 
 
-def build_staff(clinic: Clinic) -> list[User]:
-    return [
-        User.objects.create_user(
+def build_london_clinic() -> Clinic:
+    return Clinic.objects.create(
+        name="Marylebone Skin Clinic",
+        slug=LONDON,
+        address="7 Wimpole Mews\nLondon W1G 8PB\nUnited Kingdom",
+        # The London drama range Ofcom keeps for fiction.
+        phone="+44 20 7946 0952",
+        email="reception@example.com",
+        time_zone="Europe/London",
+    )
+
+
+def build_staff(clinics: dict[str, Clinic], seed: int) -> list[User]:
+    """Every demo login, each with a confirmed authenticator whose key comes from the seed, so
+    that `mesoclinic demo_otp USERNAME` (or an app given the key) can sign them in."""
+    users = []
+    for account in DEMO_ACCOUNTS:
+        user = User.objects.create_user(
             username=account.username,
             email=account.email,
             password=DEMO_PASSWORD,
             first_name=account.first_name,
             last_name=account.last_name,
-            clinic=clinic,
+            clinic=clinics[account.clinic],
             role=account.role,
         )
-        for account in DEMO_ACCOUNTS
-    ]
+        TOTPDevice.objects.create(
+            user=user,
+            name="Demo authenticator",
+            key=totp_key(seed, account.username),
+            confirmed=True,
+        )
+        users.append(user)
+    return users
 
 
-def make_patients(rng: random.Random, clinic: Clinic, count: int, today: date) -> list[Patient]:
+def build_licences(rng: random.Random, staff: list[User], today: date) -> list[Licence]:
+    """A licence for every demo practitioner, verified by their clinic's administrator."""
+    admins = {u.clinic_id: u for u in staff if u.role == Role.ADMIN}
+    licences = []
+    for user in staff:
+        plan = LICENCE_PLANS.get(user.username)
+        if plan is None:
+            continue
+        valid_until = today + timedelta(days=plan.ends_in_days)
+        valid_from = _shift_years(today, -plan.years_held) - timedelta(days=rng.randint(0, 300))
+        assert user.clinic is not None
+        verified = datetime.combine(valid_from + timedelta(days=rng.randint(1, 10)), time(10))
+        licences.append(
+            Licence.objects.create(
+                practitioner=user,
+                number=plan.number_format.format(rng.randrange(10**7)),
+                issuing_body=plan.issuing_body,
+                jurisdiction=plan.jurisdiction,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                verified_by=admins[user.clinic_id],
+                verified_at=timezone.make_aware(verified, user.clinic.tz),
+            )
+        )
+    return licences
+
+
+def make_patients(
+    rng: random.Random,
+    clinic: Clinic,
+    count: int,
+    today: date,
+    french_speaking: float = FRENCH_SPEAKING,
+) -> list[Patient]:
     """``count`` unsaved patients of ``clinic``; names match each patient's language."""
     # Each locale draws from its own instance seeded from our stream: Faker's shared
     # module-level generator would make the names depend on whoever used Faker before.
@@ -136,12 +278,13 @@ def make_patients(rng: random.Random, clinic: Clinic, count: int, today: date) -
     taken_emails: set[str] = set()
     patients = []
     for _ in range(count):
-        language = "fr" if rng.random() < FRENCH_SPEAKING else "en"
+        language = "fr" if rng.random() < french_speaking else "en"
         sex = rng.choices(SEXES, weights=SEX_WEIGHTS)[0]
         faker = fakers[language]
         female_name = sex == Sex.FEMALE or (sex != Sex.MALE and rng.random() < 0.5)
         given = faker.first_name_female() if female_name else faker.first_name_male()
         family = faker.last_name()
+        phone = _phone(rng, language)
         patients.append(
             Patient(
                 clinic=clinic,
@@ -149,7 +292,9 @@ def make_patients(rng: random.Random, clinic: Clinic, count: int, today: date) -
                 family_name=family,
                 date_of_birth=_birth_date(rng, today),
                 sex=sex,
-                phone=_phone(rng, language),
+                phone=phone,
+                # bulk_create bypasses Patient.save, which fills this search column.
+                phone_digits=phone_digits(phone),
                 email="" if rng.random() < NO_EMAIL else _email(rng, given, family, taken_emails),
                 preferred_language=language,
             )
@@ -172,6 +317,59 @@ def make_medications(rng: random.Random, patient: Patient, today: date) -> list[
             groups.add(drug.group)
         medications.append(_medication(rng, drug, patient, today))
     return medications
+
+
+def make_allergies(rng: random.Random, patients: list[Patient]) -> list[Allergy]:
+    """A few patients' allergies; the first is to lidocaine, so every demo has one."""
+    chosen = rng.sample(patients, min(len(patients), max(1, round(len(patients) * ALLERGY_SHARE))))
+    allergies = []
+    for i, patient in enumerate(chosen):
+        substance, reaction = ALLERGIES[0] if i == 0 else rng.choice(ALLERGIES)
+        allergies.append(Allergy(patient=patient, substance=substance, reaction=reaction))
+    return allergies
+
+
+def make_conditions(
+    rng: random.Random, patients: list[Patient], today: date, areas: dict[str, BodyArea]
+) -> list[Condition]:
+    """Conditions screening must see: pregnancies, bleeding disorders, skin conditions on an
+    area. At least one of each once there are patients to carry them. ``areas`` are the
+    catalogue's body areas by code (empty when the catalogue is not loaded)."""
+    conditions = []
+    could_be_pregnant = [p for p in patients if p.sex == Sex.FEMALE and p.age_on(today) <= 44]
+    for patient in rng.sample(
+        could_be_pregnant, min(len(could_be_pregnant), max(1, len(patients) // 60))
+    ):
+        conceived = today - timedelta(weeks=rng.randint(4, 30))
+        conditions.append(
+            Condition(
+                patient=patient,
+                kind=ConditionKind.PREGNANCY,
+                description="Expected delivery date is the end date",
+                started=conceived,
+                ended=conceived + timedelta(weeks=PREGNANCY_WEEKS),
+            )
+        )
+    for patient in rng.sample(patients, min(len(patients), max(1, len(patients) // 80))):
+        conditions.append(
+            Condition(
+                patient=patient,
+                kind=ConditionKind.BLEEDING_DISORDER,
+                description=rng.choice(BLEEDING_DISORDERS),
+            )
+        )
+    for patient in rng.sample(patients, min(len(patients), max(1, len(patients) // 40))):
+        description, area = rng.choice(SKIN_CONDITIONS)
+        conditions.append(
+            Condition(
+                patient=patient,
+                kind=ConditionKind.SKIN,
+                description=f"{description} ({area})",
+                body_area=areas.get(area),
+                started=today - timedelta(days=rng.randint(3, 60)),
+            )
+        )
+    return conditions
 
 
 def _medication(rng: random.Random, drug: Drug, patient: Patient, today: date) -> Medication:

@@ -8,11 +8,14 @@ origin or logged a JavaScript error: a clinic's pages must work offline and leak
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -20,9 +23,13 @@ from playwright.sync_api import (
     Request,
     Response,
     ViewportSize,
+    expect,
     sync_playwright,
 )
 from pytest_django.live_server_helper import LiveServer
+
+from mesoclinic.clinics.models import User
+from mesoclinic.clinics.testing import PASSWORD
 
 # Playwright's sync API keeps an asyncio loop running in the main thread for as long as the
 # session-scoped browser lives, and Django refuses ORM calls from a thread with a running
@@ -109,3 +116,31 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context.close()
     assert not foreign, f"pages fetched from other origins: {foreign}"
     assert not errors, f"the browser reported errors: {errors}"
+
+
+def sign_in_through_the_form(page: Page, user: User, start: str = "/") -> None:
+    """Sign ``user`` in as a person does: ``start`` sends the anonymous visitor to the form,
+    then the two-factor page asks for the code their authenticator app would show, computed
+    here from a confirmed device created for them. Ends on ``start``.
+
+    The user must have been created with ``mesoclinic.clinics.testing.PASSWORD``.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+    # A code is accepted once; forget the last one used so that a test may sign in twice
+    # within the same 30 seconds.
+    device.last_t = -1
+    device.save(update_fields=["last_t"])
+
+    page.goto(start)
+    expect(page).to_have_url(re.compile(r"/login/\?next="))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page).to_have_url(re.compile(r"/account/two-factor/"))
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    page.get_by_label("6-digit code").fill(f"{code:0{device.digits}d}")
+    page.get_by_role("button", name="Verify").click()
+    expect(page).not_to_have_url(re.compile(r"/(login|account/two-factor)/"))

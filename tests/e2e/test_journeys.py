@@ -12,10 +12,11 @@ from django.core.management import call_command
 from playwright.sync_api import Page, ViewportSize, expect
 
 from mesoclinic.clinics.models import Clinic, Role, User
+from mesoclinic.clinics.testing import PASSWORD
+from tests.e2e.conftest import sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 NARROW: ViewportSize = {"width": 360, "height": 740}
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
@@ -34,8 +35,8 @@ def alice(transactional_db: None) -> User:
     )
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    """Through the form, as a person does: the home page sends an anonymous visitor there."""
+def submit_the_form(page: Page, username: str, password: str) -> None:
+    """The first step only: the home page sends an anonymous visitor to the form."""
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
     page.get_by_label("Username").fill(username)
@@ -48,7 +49,7 @@ def test_a_clinician_signs_in_and_reads_the_indications(
 ) -> None:
     call_command("load_catalogue", verbosity=0)
 
-    sign_in(page, "alice", PASSWORD)
+    sign_in_through_the_form(page, alice)
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinique du Parc")
     expect(page.get_by_role("banner")).to_contain_text("Alice Martin")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -81,7 +82,7 @@ def test_a_clinician_signs_in_and_reads_the_indications(
 def test_a_wrong_password_is_refused_on_the_sign_in_page(
     page: Page, alice: User, artifacts: Path
 ) -> None:
-    sign_in(page, "alice", "not her password")
+    submit_the_form(page, "alice", "not her password")
 
     expect(page).to_have_url(re.compile(r"/login/"))
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
@@ -97,7 +98,7 @@ def test_a_wrong_password_is_refused_on_the_sign_in_page(
 def test_the_skip_link_comes_first_and_moves_focus_to_the_content(
     page: Page, alice: User, artifacts: Path
 ) -> None:
-    sign_in(page, "alice", PASSWORD)
+    sign_in_through_the_form(page, alice)
     expect(page.get_by_role("heading", level=1)).to_have_text("Clinique du Parc")
 
     page.keyboard.press("Tab")

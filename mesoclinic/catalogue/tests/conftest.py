@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from mesoclinic.catalogue.loader import DATA_DIR, LoadReport, load_catalogue
+from mesoclinic.clinics.models import User
 
 
 @pytest.fixture
@@ -23,7 +24,6 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def alice_client(db: None, client: Client) -> Client:
-    alice = get_user_model().objects.create_user("alice", password="not-used-in-tests-1952")
-    client.force_login(alice)
-    return client
+def alice_client(alice: User, client_for: Callable[[User], Client]) -> Client:
+    """The root conftest's administrator of clinic A, second factor verified."""
+    return client_for(alice)

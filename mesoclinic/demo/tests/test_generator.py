@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 from django.db.models import Field, ForeignKey, Model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesoclinic.clinics.models import Clinic, User
+from mesoclinic.clinics.licences import licence_check
+from mesoclinic.clinics.models import Clinic, Licence, Role, User
+from mesoclinic.clinics.services import licence_alerts
+from mesoclinic.demo.accounts import totp_key
 from mesoclinic.demo.drugs import DRUGS
 from mesoclinic.demo.generator import (
     DEFAULT_PATIENTS,
@@ -22,17 +26,36 @@ from mesoclinic.demo.generator import (
     MIN_AGE,
     RESERVED_EMAIL_DOMAINS,
     build_demo,
+    make_allergies,
+    make_conditions,
     make_medications,
     make_patients,
     stream,
 )
-from mesoclinic.patients.models import Medication, Patient, Sex
+from mesoclinic.patients.models import (
+    Allergy,
+    Condition,
+    ConditionKind,
+    Medication,
+    Patient,
+    Sex,
+    phone_digits,
+)
 
 TODAY = date(2026, 3, 14)
 # Every model the demo fills, parents before children. Add new kinds of record here.
-DEMO_MODELS: list[type[Model]] = [Clinic, User, Patient, Medication]
+DEMO_MODELS: list[type[Model]] = [
+    Clinic,
+    User,
+    TOTPDevice,
+    Licence,
+    Patient,
+    Medication,
+    Allergy,
+    Condition,
+]
 # Columns that differ between two builds of the same data: creation times, salted hashes.
-VOLATILE_FIELDS = {"password", "last_login", "date_joined"}
+VOLATILE_FIELDS = {"password", "last_login", "date_joined", "recorded_at"}
 ATC_BY_NAME = {name: drug.atc for drug in DRUGS for name in drug.names}
 NSAID_ATC_PREFIXES = ("M01A", "N02BA")
 
@@ -51,8 +74,9 @@ def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
     }
 
     def canonical(field: Field[Any, Any], value: Any) -> Any:
-        if isinstance(field, ForeignKey) and value is not None:
-            return positions[field.target_field.model._meta.label][value]
+        label = field.target_field.model._meta.label if isinstance(field, ForeignKey) else ""
+        if value is not None and label in positions:
+            return positions[label][value]
         return value
 
     dump = {}
@@ -112,7 +136,14 @@ def test_the_same_seed_and_today_give_identical_records() -> None:
     build_demo(seed=7, patients=60, today=TODAY)
     assert canonical_dump() == first
     assert len(first["patients.Patient"]) == 60
-    assert first["patients.Medication"]
+    for label in (
+        "patients.Medication",
+        "patients.Allergy",
+        "patients.Condition",
+        "clinics.Licence",
+    ):
+        assert first[label], label
+    assert len(first["otp_totp.TOTPDevice"]) == len(first["clinics.User"])
 
 
 def test_records_do_not_depend_on_the_process_hash_seed() -> None:
@@ -204,3 +235,75 @@ def test_ages_are_within_range_and_emails_on_reserved_domains() -> None:
     ]
     assert len(emails) > 150
     assert all(email.rsplit("@", 1)[1] in RESERVED_EMAIL_DOMAINS for email in emails)
+
+
+@pytest.mark.django_db
+def test_two_clinics_with_staff_of_every_role_and_authenticators() -> None:
+    build_demo(seed=7, patients=30, today=TODAY)
+    clinics = list(Clinic.objects.order_by("slug"))
+    assert [c.time_zone for c in clinics] == ["Europe/Paris", "Europe/London"]
+    roles = {Role.ADMIN, Role.PRACTITIONER, Role.ASSISTANT, Role.RESEARCHER}
+    for clinic in clinics:
+        assert set(clinic.users.values_list("role", flat=True)) == roles
+    for user in User.objects.all():
+        device = TOTPDevice.objects.get(user=user)
+        assert device.confirmed and device.key == totp_key(7, user.username)
+    assert totp_key(7, "admin") != totp_key(8, "admin") != totp_key(8, "dr.moreau")
+
+
+@pytest.mark.django_db
+def test_every_practitioner_has_a_verified_licence_one_expiring_one_expired() -> None:
+    build_demo(seed=7, patients=0, today=TODAY)
+    practitioners = User.objects.filter(role=Role.PRACTITIONER)
+    assert practitioners.count() == 5
+    for practitioner in practitioners:
+        licence = Licence.objects.get(practitioner=practitioner)
+        assert licence.verified_by.role == Role.ADMIN  # type: ignore[union-attr]
+        assert licence.verified_by.clinic == practitioner.clinic  # type: ignore[union-attr]
+    expiring, expired = [], []
+    for clinic in Clinic.objects.all():
+        alerts = licence_alerts(Licence.objects.filter(practitioner__clinic=clinic), TODAY)
+        expiring += [lic.practitioner.username for lic in alerts.expiring]
+        expired += [lic.practitioner.username for lic in alerts.expired]
+    assert expiring == ["dr.okafor"] and expired == ["dr.hughes"]
+    ok = {p.username: licence_check(p, TODAY).ok for p in practitioners}
+    assert ok == {
+        "dr.moreau": True,
+        "dr.lefebvre": True,
+        "dr.okafor": True,
+        "dr.patel": True,
+        "dr.hughes": False,
+    }
+
+
+@pytest.mark.django_db
+def test_patients_in_both_clinics_with_allergies_and_conditions(catalogue: None) -> None:
+    build_demo(seed=DEFAULT_SEED, patients=DEFAULT_PATIENTS, today=TODAY)
+    london = Patient.objects.filter(clinic__slug="demo-london")
+    assert london.count() == DEFAULT_PATIENTS // 3
+    assert london.filter(preferred_language="en").count() > london.count() * 0.7
+    assert all(
+        p.phone_digits == phone_digits(p.phone) and p.phone_digits for p in Patient.objects.all()
+    )
+    assert Allergy.objects.filter(substance="Lidocaine").exists()
+    assert Allergy.objects.values("patient__clinic").distinct().count() >= 1
+    kinds = set(Condition.objects.values_list("kind", flat=True))
+    assert {ConditionKind.PREGNANCY, ConditionKind.BLEEDING_DISORDER, ConditionKind.SKIN} <= kinds
+    for pregnancy in Condition.objects.filter(kind=ConditionKind.PREGNANCY):
+        assert pregnancy.patient.sex == Sex.FEMALE and pregnancy.active_on(TODAY)
+    assert all(c.body_area is not None for c in Condition.objects.filter(kind=ConditionKind.SKIN))
+
+
+def test_small_demos_still_have_one_condition_of_each_kind() -> None:
+    clinic = Clinic(name="Draw", slug="draw")
+    patients = make_patients(stream(3, "patients"), clinic, 5, TODAY)
+    for i, patient in enumerate(patients):
+        patient.sex, patient.date_of_birth = Sex.FEMALE, date(1990, 1, 1 + i)
+    conditions = make_conditions(stream(3, "conditions"), patients, TODAY, {})
+    assert {c.kind for c in conditions} == {
+        ConditionKind.PREGNANCY,
+        ConditionKind.BLEEDING_DISORDER,
+        ConditionKind.SKIN,
+    }
+    assert [a.substance for a in make_allergies(stream(3, "allergies"), patients)] == ["Lidocaine"]
+    assert make_conditions(stream(3, "conditions"), [], TODAY, {}) == []

@@ -1,0 +1,161 @@
+"""Who may do what: the one table of permissions, checked on every view and API operation.
+
+Deny by default. A role has only the permissions listed for it here; a view declares the one
+it needs with ``@requires``, an API operation with ``api_requires``; and the test that
+enumerates every URL and operation fails for one that declares nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from importlib import import_module
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver
+from ninja.errors import HttpError
+from ninja.operation import Operation
+from ninja.utils import contribute_operation_callback
+
+from mesoclinic.clinics.models import STAFF_ROLES, Role, User
+
+
+class Perm(StrEnum):
+    HOME = "home.view"  # any signed-in person: their landing page
+    ACCOUNT_SELF = "account.self"  # one's own password, two-factor device, API tokens
+    # Proving the second factor: the one thing staff may do before having proved it.
+    SECOND_FACTOR = "account.second_factor"
+    CATALOGUE_VIEW = "catalogue.view"
+    PATIENT_VIEW = "patient.view"
+    PATIENT_EDIT = "patient.edit"
+    PATIENT_EXPORT = "patient.export"
+    PATIENT_ERASE = "patient.erase"
+    AUDIT_VIEW = "audit.view"
+    STAFF_VIEW = "staff.view"
+    STAFF_MANAGE = "staff.manage"
+    LICENCE_VIEW = "licence.view"
+    LICENCE_MANAGE = "licence.manage"
+    RESEARCH_VIEW = "research.view"
+
+
+_SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
+_STAFF = _SIGNED_IN | {
+    Perm.CATALOGUE_VIEW,
+    Perm.PATIENT_VIEW,
+    Perm.PATIENT_EDIT,
+    Perm.STAFF_VIEW,
+    Perm.LICENCE_VIEW,
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(
+        _STAFF
+        | {
+            Perm.PATIENT_EXPORT,
+            Perm.PATIENT_ERASE,
+            Perm.AUDIT_VIEW,
+            Perm.STAFF_MANAGE,
+            Perm.LICENCE_MANAGE,
+        }
+    ),
+    Role.PRACTITIONER: frozenset(_STAFF | {Perm.PATIENT_EXPORT}),
+    Role.ASSISTANT: frozenset(_STAFF),
+    # Patients act only in the portal, on their own record, through the portal's own checks.
+    Role.PATIENT: frozenset(_SIGNED_IN),
+    # Researchers see de-identified aggregates, never a record.
+    Role.RESEARCHER: frozenset(_SIGNED_IN | {Perm.CATALOGUE_VIEW, Perm.RESEARCH_VIEW}),
+}
+
+
+def is_second_factor_satisfied(user: User, request: HttpRequest | None) -> bool:
+    """Staff must have proved a second factor in this session (or used an API token, which
+    is issued only to a verified session and is itself the second secret)."""
+    if user.role not in STAFF_ROLES:
+        return True
+    if request is not None and getattr(request, "api_token", None) is not None:
+        return True
+    return bool(getattr(user, "is_verified", lambda: False)())
+
+
+def has_perm(user: User | AnonymousUser, perm: Perm, request: HttpRequest | None = None) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    assert isinstance(user, User)
+    if perm not in ROLE_PERMISSIONS.get(user.role, frozenset()):
+        return False
+    if user.role in STAFF_ROLES and user.clinic_id is None:
+        return False
+    return perm is Perm.SECOND_FACTOR or is_second_factor_satisfied(user, request)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(perm: Perm) -> Callable[[F], F]:
+    """Decorate a view: 403 unless the signed-in user holds ``perm``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not has_perm(request.user, perm, request):
+                raise PermissionDenied(f"Your role does not allow this ({perm}).")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = perm  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def _checked(view_func: F, perm: Perm) -> F:
+    @wraps(view_func)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not has_perm(request.user, perm, request):
+            raise HttpError(403, f"Your role does not allow this ({perm}).")
+        return view_func(request, *args, **kwargs)
+
+    wrapped.required_permission = perm  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
+def api_requires(perm: Perm) -> Callable[[F], F]:
+    """Decorate an API operation (below ``@router.get``...): 403 with a JSON message unless the
+    caller holds ``perm``. Authentication (401) is the API's own, before this runs.
+
+    The check is installed on the operation once ninja has read the function's signature, so
+    the function itself stays undecorated and its type annotations resolve in its own module.
+    """
+
+    def decorate(operation_func: F) -> F:
+        operation_func.required_permission = perm  # type: ignore[attr-defined]
+
+        def install(operation: Operation) -> None:
+            operation.view_func = _checked(operation.view_func, perm)
+
+        operation = getattr(operation_func, "_ninja_operation", None)
+        if operation is not None:  # applied above @router.get: the operation exists already
+            install(operation)
+        else:
+            contribute_operation_callback(operation_func, install)
+        return operation_func
+
+    return decorate
+
+
+def api_router_requires(perm: Perm) -> Callable[[F], F]:
+    """For ``router.add_decorator``: every operation of a router requires ``perm``."""
+    return lambda view_func: _checked(view_func, perm)
+
+
+def include_requiring(module: str, perm: Perm) -> tuple[list[URLPattern | URLResolver], str]:
+    """``include()`` an app's URLs with every view requiring ``perm``: for apps listed before
+    this one (the catalogue), which cannot import the permission table themselves."""
+    urlconf = import_module(module)
+    for pattern in urlconf.urlpatterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = requires(perm)(pattern.callback)
+    return urlconf.urlpatterns, urlconf.app_name

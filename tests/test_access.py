@@ -1,0 +1,626 @@
+"""Who may open what: every URL of the project and every API operation, enumerated, so that a
+page or operation added later is checked without anyone remembering to add it here.
+
+For each one: it declares the permission it needs (or is one of the few public views); a
+member of clinic A never reaches an object of clinic B; a role without the permission is
+refused; an anonymous visitor is sent to sign in (401 from the API); and a staff member who
+has not proved a second factor is sent to prove it. Every refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.apps import apps
+from django.core.files.base import ContentFile
+from django.db import models
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from ninja.utils import normalize_path
+
+from mesoclinic.api.api import api
+from mesoclinic.clinics import tokens
+from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
+from mesoclinic.clinics.permissions import ROLE_PERMISSIONS, Perm
+from mesoclinic.clinics.testing import create_user, sign_in
+from mesoclinic.patients.models import Allergy, Condition, ConditionKind, Medication, Patient
+
+# Views anyone may open, signed in or not. Everything else must declare a permission.
+PUBLIC_VIEWS = {"login", "logout", "health"}
+# The API's own pages: its description (which holds no clinic data) and its root.
+PUBLIC_API_PAGES = {"api:openapi-json", "api:openapi-view", "api:api-root"}
+API_NAMESPACE = "api"
+API_ROOT = "/api/v1"
+
+
+# --- Enumeration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern outside the API, as Django resolves it."""
+
+    name: str  # "namespace:name"
+    kwargs: tuple[str, ...]
+    callback: Callable[..., Any]
+
+    @property
+    def permission(self) -> Perm | None:
+        return getattr(self.callback, "required_permission", None)
+
+    def url(self, values: dict[str, Any]) -> str:
+        return reverse(self.name, kwargs={kwarg: values[kwarg] for kwarg in self.kwargs})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation: a method on a path, with its path parameters."""
+
+    method: str
+    path: str  # as ninja writes it, "/api/v1/patients/{patient_id}"
+    params: tuple[str, ...]
+    view_func: Callable[..., Any]
+    body_models: tuple[type[Any], ...]
+
+    @property
+    def permission(self) -> Perm | None:
+        return getattr(self.view_func, "required_permission", None)
+
+    def url(self, values: dict[str, Any]) -> str:
+        return re.sub(r"\{(?:\w+:)?(\w+)\}", lambda m: str(values[m.group(1)]), self.path)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str  # "namespace:name"
+    route: str  # "clinic/staff/<int:pk>/"
+    kwargs: tuple[str, ...]
+    callback: Callable[..., Any]
+
+
+def _walk(
+    patterns: list[URLPattern | URLResolver], namespace: str = "", prefix: str = ""
+) -> Iterator[Pattern]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(filter(None, [namespace, pattern.namespace or ""]))
+            yield from _walk(pattern.url_patterns, inner, route)
+        else:
+            name = ":".join(filter(None, [namespace, pattern.name or ""]))
+            kwargs = tuple(re.findall(r"<(?:\w+:)?(\w+)>", route))
+            yield Pattern(name, route, kwargs, pattern.callback)
+
+
+def _all_patterns() -> list[Pattern]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def ui_routes() -> list[Route]:
+    """Every URL pattern except the API's, which the operations below stand for."""
+    return [
+        Route(pattern.name, pattern.kwargs, pattern.callback)
+        for pattern in _all_patterns()
+        if not pattern.name.startswith(f"{API_NAMESPACE}:")
+    ]
+
+
+def api_operations() -> list[Operation]:
+    """Every operation as served: the routers bound to the API, where the decorators that
+    ``add_decorator`` attaches (the catalogue's permission) have been applied."""
+    found = []
+    for router in api._get_bound_routers():
+        for path, path_view in router.path_operations.items():
+            # Joined as ninja joins them, trailing slash and all.
+            route = normalize_path("/".join(part for part in (router.prefix, path) if part))
+            full = f"{API_ROOT}/{route.lstrip('/')}"
+            for operation in path_view.operations:
+                params = tuple(re.findall(r"\{(?:\w+:)?(\w+)\}", full))
+                bodies = tuple(
+                    model
+                    for model in operation.models
+                    if model.__ninja_param_source__ in ("body", "query")
+                )
+                for method in operation.methods:
+                    found.append(Operation(method, full, params, operation.view_func, bodies))
+    return found
+
+
+ROUTES = ui_routes()
+PROTECTED_ROUTES = [route for route in ROUTES if route.name not in PUBLIC_VIEWS]
+OPERATIONS = api_operations()
+
+
+# --- The objects a URL's parameters name --------------------------------------------------------
+
+# (URL name pattern, keyword argument) -> which object of a clinic it names. A URL whose
+# argument matches no rule fails the tests below until a rule is added here.
+KWARG_TARGETS: list[tuple[str, str, str]] = [
+    (r"^patients:", "pk", "patient"),
+    (r"^patients:", "patient_pk", "patient"),
+    (r"^patients:", "medication_pk", "medication"),
+    (r"^patients:", "allergy_pk", "allergy"),
+    (r"^patients:", "condition_pk", "condition"),
+    (r"^clinics:staff", "pk", "member"),
+    (r"^clinics:", "user_pk", "member"),
+    (r"^clinics:licence", "pk", "licence"),
+    (r"^clinics:", "licence_pk", "licence"),
+    (r"^account:token", "pk", "token"),
+    (r"^catalogue:section$", "slug", "catalogue-section"),
+]
+# An API path parameter, or a field of a request body -> which object it names.
+PARAM_TARGETS = {
+    "patient_id": "patient",
+    "medication_id": "medication",
+    "allergy_id": "allergy",
+    "condition_id": "condition",
+    "licence_id": "licence",
+    "token_id": "token",
+    "user_id": "member",
+    "member_id": "member",
+    "staff_id": "member",
+    "practitioner_id": "member",
+}
+# Objects that belong to no clinic: naming them proves nothing about scoping.
+SHARED_TARGETS = {"catalogue-section"}
+
+
+def _route_target(route: Route, kwarg: str) -> str | None:
+    for name_pattern, name, target in KWARG_TARGETS:
+        if name == kwarg and re.search(name_pattern, route.name):
+            return target
+    return None
+
+
+def route_target(route: Route, kwarg: str) -> str:
+    target = _route_target(route, kwarg)
+    if target is None:
+        pytest.fail(f"{route.name}: add a rule to KWARG_TARGETS for its argument {kwarg!r}")
+    return target
+
+
+def operation_target(operation: Operation, param: str) -> str:
+    if param not in PARAM_TARGETS:
+        pytest.fail(f"{operation}: add {param!r} to PARAM_TARGETS")
+    return PARAM_TARGETS[param]
+
+
+def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
+    """One object of each clinic-owned kind, in ``clinic``, keyed as the tables above name them."""
+    patient = Patient.objects.create(
+        clinic=clinic, given_name="Jeanne", family_name="Roux", date_of_birth=date(1980, 5, 4)
+    )
+    licence = Licence.objects.create(
+        practitioner=practitioner,
+        number=f"L-{clinic.slug}",
+        issuing_body="Ordre des médecins",
+        jurisdiction="France",
+        valid_from=date(2020, 1, 1),
+    )
+    licence.document.save("scan.pdf", ContentFile(b"%PDF-1.4 scan"))
+    token, _ = tokens.create_token(practitioner, "script")
+    return {
+        "patient": patient.pk,
+        "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
+        "allergy": Allergy.objects.create(patient=patient, substance="Lidocaine").pk,
+        "condition": Condition.objects.create(patient=patient, kind=ConditionKind.values[0]).pk,
+        "licence": licence.pk,
+        "token": token.pk,
+        "member": practitioner.pk,
+        "catalogue-section": "indications",
+    }
+
+
+def route_url(route: Route, objects: dict[str, Any]) -> str:
+    return route.url({kwarg: objects[route_target(route, kwarg)] for kwarg in route.kwargs})
+
+
+def operation_url(operation: Operation, objects: dict[str, Any]) -> str:
+    return operation.url(
+        {param: objects[operation_target(operation, param)] for param in operation.params}
+    )
+
+
+def names_object_in_body(operation: Operation) -> bool:
+    keys: set[str] = set()
+    for model in operation.body_models:
+        keys |= set(re.findall(r'"(\w+)":', json.dumps(model.model_json_schema())))
+    return bool(keys & PARAM_TARGETS.keys())
+
+
+def names_clinic_object(route: Route) -> bool:
+    """Unknown arguments count as naming one, so that their tests fail and say what to add."""
+    return any(_route_target(route, kwarg) not in SHARED_TARGETS for kwarg in route.kwargs)
+
+
+# --- Requests that must change nothing ----------------------------------------------------------
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row the clinic's people could change. Audit events are left out: recording a
+    refusal is allowed, and the log is append-only anyway."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    kinds: list[type[models.Model]] = [TOTPDevice]
+    for label in ("clinics", "patients"):
+        kinds += apps.get_app_config(label).get_models(include_auto_created=True)
+    for model in kinds:
+        if model is not AuditEvent:
+            tables[model._meta.db_table] = list(model._default_manager.order_by("pk").values())
+    return tables
+
+
+def _sample(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, Any]) -> Any:
+    """A value that a JSON schema accepts, so that a refused request is refused for who sent
+    it and not for what it sent."""
+    if "$ref" in schema:
+        return _sample(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, ids)
+    if "anyOf" in schema:
+        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
+        return _sample(options[0], defs, ids)
+    if "allOf" in schema:
+        return _sample(schema["allOf"][0], defs, ids)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {
+            name: ids[name] if name in ids else _sample(properties[name], defs, ids)
+            for name in schema.get("required", [])
+        }
+    if kind == "string":
+        return {"date": "2026-01-05", "date-time": "2026-01-05T10:00:00Z"}.get(
+            schema.get("format", ""), "Sample"
+        )
+    return {"integer": 1, "number": 1.0, "boolean": False, "array": []}.get(str(kind))
+
+
+def request_data(
+    operation: Operation, objects: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Valid query parameters and JSON body for the operation; a field that names an object
+    (``practitioner_id``) names the one in ``objects``."""
+    ids = {field: objects[target] for field, target in PARAM_TARGETS.items()}
+    query: dict[str, Any] = {}
+    body: dict[str, Any] | None = None
+    for model in operation.body_models:
+        schema = model.model_json_schema()
+        values = _sample(schema, schema.get("$defs", {}), ids)
+        if model.__ninja_param_source__ == "query":
+            query.update(values)
+        else:
+            # ninja wraps the body parameters in a model; one parameter is the whole body.
+            body = next(iter(values.values())) if len(values) == 1 else values
+    return query, body
+
+
+def call_api(client: Client, operation: Operation, objects: dict[str, Any]) -> Any:
+    url = operation_url(operation, objects)
+    query, body = request_data(operation, objects)
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    send = getattr(client, operation.method.lower())
+    if operation.method in ("GET", "DELETE"):
+        return send(url)
+    return send(url, body or {}, content_type="application/json")
+
+
+# --- People ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords_and_private_media(settings: Any, tmp_path: Path) -> None:
+    """Argon2 is slow by design, and these tests create people by the hundred; the licence
+    scans they store go to a directory of the test's own."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def paula(clinic_a: Clinic) -> User:
+    """A patient with a portal account at clinic A."""
+    return create_user("paula.patient", Role.PATIENT, clinic_a)
+
+
+@pytest.fixture
+def own_objects(clinic_a: Clinic, pat: User) -> dict[str, Any]:
+    return clinic_objects(clinic_a, pat)
+
+
+@pytest.fixture
+def other_objects(clinic_b: Clinic, bob: User) -> dict[str, Any]:
+    return clinic_objects(clinic_b, bob)
+
+
+STAFF = ["alice", "pat", "asha"]
+EVERYONE = [*STAFF, "rhea", "paula"]
+ROLE_OF = {
+    "alice": Role.ADMIN,
+    "pat": Role.PRACTITIONER,
+    "asha": Role.ASSISTANT,
+    "rhea": Role.RESEARCHER,
+    "paula": Role.PATIENT,
+}
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def person(request: pytest.FixtureRequest, name: str) -> User:
+    user: User = request.getfixturevalue(name)
+    assert user.role == ROLE_OF[name]
+    return user
+
+
+def lacks(name: str, permission: Perm | None) -> bool:
+    return permission is not None and permission not in ROLE_PERMISSIONS[ROLE_OF[name]]
+
+
+# --- a. Every view and operation declares what it needs ----------------------------------------
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+def test_every_view_declares_a_permission_or_is_public(route: Route) -> None:
+    assert route.name in PUBLIC_VIEWS or isinstance(route.permission, Perm), (
+        f"{route.name} declares no permission: decorate it with @requires(Perm.X)"
+    )
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_every_api_operation_declares_a_permission(operation: Operation) -> None:
+    assert isinstance(operation.permission, Perm), (
+        f"{operation} declares no permission: decorate it with @api_requires(Perm.X)"
+    )
+
+
+def test_the_allow_lists_name_only_what_exists() -> None:
+    names = {pattern.name for pattern in _all_patterns()}
+    assert names >= PUBLIC_VIEWS
+    assert names >= PUBLIC_API_PAGES
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters blanked, for comparing Django's and ninja's notations."""
+    return re.sub(r"<(?:\w+:)?\w+>|\{(?:\w+:)?\w+\}", "{}", "/" + path.strip("/"))
+
+
+def test_every_api_url_is_one_of_the_operations_checked_here() -> None:
+    """The API's URL patterns are checked through its operations: nothing else may be
+    served under it but its own description pages."""
+    operation_paths = {_shape(operation.path) for operation in OPERATIONS}
+    api_patterns = [p for p in _all_patterns() if p.name.startswith(f"{API_NAMESPACE}:")]
+    assert api_patterns
+    for pattern in api_patterns:
+        if pattern.name not in PUBLIC_API_PAGES:
+            assert _shape(pattern.route) in operation_paths, pattern.route
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_VIEWS - {"logout"}))
+def test_the_public_views_open_without_signing_in(db: None, client: Client, name: str) -> None:
+    assert client.get(reverse(name)).status_code == 200
+
+
+# --- b. No member of clinic A reaches an object of clinic B ----------------------------------
+
+
+CROSS_ROUTES = [
+    pytest.param(name, method, route, id=f"{name}-{method}-{route.name}")
+    for route in PROTECTED_ROUTES
+    if route.kwargs and names_clinic_object(route)
+    for name in STAFF
+    for method in ("GET", "POST")
+]
+CROSS_OPERATIONS = [
+    pytest.param(name, operation, id=f"{name}-{operation}")
+    for operation in OPERATIONS
+    if operation.params or names_object_in_body(operation)
+    for name in STAFF
+]
+
+
+@pytest.mark.parametrize(("name", "method", "route"), CROSS_ROUTES)
+def test_staff_never_reach_another_clinics_object_through_a_page(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    other_objects: dict[str, Any],
+    name: str,
+    method: str,
+    route: Route,
+) -> None:
+    client = client_for(person(request, name))
+    url = route_url(route, other_objects)
+    before = snapshot()
+
+    response = client.get(url) if method == "GET" else client.post(url, {})
+
+    # 405: a page that does not take the method turns it away before looking anything up.
+    assert response.status_code in (403, 404, 405), (
+        f"{method} {url} answered {response.status_code}"
+    )
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "operation"), CROSS_OPERATIONS)
+def test_staff_never_reach_another_clinics_object_through_the_api(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    other_objects: dict[str, Any],
+    name: str,
+    operation: Operation,
+) -> None:
+    client = client_for(person(request, name))
+    before = snapshot()
+
+    response = call_api(client, operation, other_objects)
+
+    # Named in the path, the object is not found; named in the body, the body is invalid.
+    allowed = (403, 404) if operation.params else (400, 403, 404, 422)
+    assert response.status_code in allowed, f"{operation} answered {response.status_code}"
+    assert snapshot() == before
+
+
+# --- c. A role without the permission is refused ----------------------------------------------
+
+
+DENIED_ROUTES = [
+    pytest.param(name, method, route, id=f"{name}-{method}-{route.name}")
+    for route in PROTECTED_ROUTES
+    for name in EVERYONE
+    if lacks(name, route.permission)
+    for method in ("GET", "POST")
+]
+DENIED_OPERATIONS = [
+    pytest.param(name, operation, id=f"{name}-{operation}")
+    for operation in OPERATIONS
+    for name in EVERYONE
+    if lacks(name, operation.permission)
+]
+
+
+@pytest.mark.parametrize(("name", "method", "route"), DENIED_ROUTES)
+def test_a_role_without_the_permission_is_refused_the_page(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    name: str,
+    method: str,
+    route: Route,
+) -> None:
+    """With objects of the person's own clinic, so that the refusal is the role's."""
+    client = client_for(person(request, name))
+    url = route_url(route, own_objects)
+    before = snapshot()
+
+    response = client.get(url) if method == "GET" else client.post(url, {})
+
+    assert response.status_code in (403, 405), f"{method} {url} answered {response.status_code}"
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "operation"), DENIED_OPERATIONS)
+def test_a_role_without_the_permission_is_refused_the_operation(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    name: str,
+    operation: Operation,
+) -> None:
+    client = client_for(person(request, name))
+    before = snapshot()
+
+    response = call_api(client, operation, own_objects)
+
+    assert response.status_code == 403, f"{operation} answered {response.status_code}"
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["rhea", "paula"])
+def test_researchers_and_patients_hold_no_record_permission(name: str) -> None:
+    """Stated once more in words: they reach no patient, staff or licence page or operation."""
+    record_perms = {
+        perm for perm in Perm if perm.value.split(".")[0] in ("patient", "staff", "licence")
+    }
+    assert not record_perms & ROLE_PERMISSIONS[ROLE_OF[name]]
+    record_routes = [route for route in PROTECTED_ROUTES if route.permission in record_perms]
+    record_operations = [op for op in OPERATIONS if op.permission in record_perms]
+    assert record_routes and record_operations
+
+
+@pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=lambda route: route.name)
+def test_an_anonymous_visitor_is_sent_to_sign_in(
+    client: Client, own_objects: dict[str, Any], route: Route
+) -> None:
+    url = route_url(route, own_objects)
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code == 302
+        assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_an_anonymous_caller_gets_401_from_the_api(
+    client: Client, own_objects: dict[str, Any], operation: Operation
+) -> None:
+    before = snapshot()
+    response = call_api(client, operation, own_objects)
+    assert response.status_code == 401
+    assert snapshot() == before
+
+
+# --- d. Staff without a second factor are sent to prove it -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "route",
+    [route for route in PROTECTED_ROUTES if route.permission is not Perm.SECOND_FACTOR],
+    ids=lambda route: route.name,
+)
+def test_staff_without_a_second_factor_are_sent_to_prove_it(
+    pat: User, own_objects: dict[str, Any], route: Route
+) -> None:
+    client = sign_in(Client(), pat, second_factor=False)
+    url = route_url(route, own_objects)
+    before = snapshot()
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code == 302, url
+        assert response["Location"] == f"{reverse('account:two-factor')}?next={url}"
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+def test_staff_without_a_second_factor_are_refused_by_the_api(
+    pat: User, own_objects: dict[str, Any], operation: Operation
+) -> None:
+    client = sign_in(Client(), pat, second_factor=False)
+    before = snapshot()
+    response = call_api(client, operation, own_objects)
+    assert response.status_code == 403, f"{operation} answered {response.status_code}"
+    assert snapshot() == before
+
+
+# --- The controls: the same requests succeed for whom they are meant -------------------------
+
+
+def holder_of(permission: Perm | None) -> str:
+    """Pat first: the own-clinic token is hers (tokens are personal)."""
+    return next(name for name in ("pat", "alice", "asha") if not lacks(name, permission))
+
+
+@pytest.mark.parametrize(
+    "route",
+    [route for route in PROTECTED_ROUTES if route.kwargs and names_clinic_object(route)],
+    ids=lambda route: route.name,
+)
+def test_the_pages_refused_above_open_on_the_own_clinics_object(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    route: Route,
+) -> None:
+    """So that the 404s above come from the clinic, not from a URL that names nothing."""
+    client = client_for(person(request, holder_of(route.permission)))
+    response = client.get(route_url(route, own_objects))
+    assert response.status_code in (200, 405), response.status_code
+
+
+@pytest.mark.parametrize("operation", [op for op in OPERATIONS if op.params], ids=str)
+def test_the_operations_refused_above_succeed_on_the_own_clinics_object(
+    request: pytest.FixtureRequest,
+    client_for: Callable[[User], Client],
+    own_objects: dict[str, Any],
+    operation: Operation,
+) -> None:
+    client = client_for(person(request, holder_of(operation.permission)))
+    response = call_api(client, operation, own_objects)
+    assert response.status_code < 300, (response.status_code, response.content[:300])
