@@ -47,6 +47,8 @@ def test_an_assistant_adds_a_patient_taking_ibuprofen(
     page.get_by_role("button", name="Add patient").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Camille Rousseau")
+    # The add forms stay folded until asked for, so the record itself comes first.
+    page.get_by_text("Add a medication", exact=True).click()
     page.get_by_label("Drug", exact=True).fill("ibuprofen")
     page.get_by_label("Dose", exact=True).fill("400 mg")
     page.get_by_label("Last dose taken").fill("2025-05-01")
