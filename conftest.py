@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user, sign_in
@@ -22,9 +21,10 @@ from mesoclinic.clinics.testing import create_user, sign_in
 def collected_static(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The suite runs with DEBUG off, where `{% static %}` asks the manifest storage for hashed
     names that exist only after collectstatic: collect as a deployment does, into a directory
-    of this run's own so that concurrent runs cannot disturb each other. Set before anything
-    renders a template, so the lazily built storage sees it."""
-    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+    of this run's own so that concurrent runs cannot disturb each other."""
+    # override_settings (not plain assignment) sends setting_changed, which resets a static
+    # storage already built while test modules were imported.
+    override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")).enable()
     call_command("collectstatic", interactive=False, verbosity=0)
 
 

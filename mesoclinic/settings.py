@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "mesoclinic.catalogue",
     "mesoclinic.clinics",
     "mesoclinic.patients",
+    "mesoclinic.formulas",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

@@ -19,6 +19,8 @@ from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 
 router = Router(tags=["clinic"])
 
+MAX_EXPIRING_WITHIN = 36_500  # days: a hundred years
+
 
 class LicenceStatus(Schema):
     ok: bool
@@ -112,15 +114,23 @@ def list_staff(request: HttpRequest) -> list[StaffOut]:
     ]
 
 
-@router.get("/licences", response=list[LicenceOut], summary="The clinic's licences")
+@router.get(
+    "/licences",
+    response=list[LicenceOut],
+    summary="The clinic's licences",
+    openapi_extra={"responses": {"400": {"description": "expiring_within is out of range."}}},
+)
 @api_requires(Perm.LICENCE_VIEW)
 def list_licences(request: HttpRequest, expiring_within: int | None = None) -> list[Licence]:
     """With ``expiring_within=N``: only licences ending between today and N days from today,
     in the clinic's time zone."""
     licences = scoped(request, Licence).order_by("valid_until", "pk")
     if expiring_within is not None:
-        if expiring_within < 0:
-            raise HttpError(400, "expiring_within is a number of days, 0 or more.")
+        # Bounded so that today + N days stays a date (a larger N overflowed into a 500).
+        if not 0 <= expiring_within <= MAX_EXPIRING_WITHIN:
+            raise HttpError(
+                400, f"expiring_within is a number of days, from 0 to {MAX_EXPIRING_WITHIN}."
+            )
         today = _today(request)
         licences = licences.filter(
             valid_until__gte=today, valid_until__lte=today + timedelta(days=expiring_within)
@@ -128,7 +138,14 @@ def list_licences(request: HttpRequest, expiring_within: int | None = None) -> l
     return list(licences)
 
 
-@router.post("/licences", response={201: LicenceOut}, summary="Add a licence")
+@router.post(
+    "/licences",
+    response={201: LicenceOut},
+    summary="Add a licence",
+    openapi_extra={
+        "responses": {"404": {"description": "No practitioner of the clinic has this id."}}
+    },
+)
 @api_requires(Perm.LICENCE_MANAGE)
 def add_licence(request: HttpRequest, payload: LicenceIn) -> Status[Licence]:
     """The scanned document is uploaded from the licences page."""
