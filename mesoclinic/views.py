@@ -4,14 +4,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from mesoclinic.clinics.models import User
-from mesoclinic.clinics.permissions import Perm, has_perm, requires
+from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
 
 
 @require_GET
 @requires(Perm.HOME)
 def home(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     context = {
         "clinic": user.clinic,
         "researcher": has_perm(user, Perm.RESEARCH_VIEW, request),

@@ -14,8 +14,8 @@ from django_otp import login as otp_login
 
 from mesoclinic.clinics import audit, tokens, two_factor
 from mesoclinic.clinics.forms import TokenForm
-from mesoclinic.clinics.models import ApiToken, AuditAction, User
-from mesoclinic.clinics.permissions import Perm, requires
+from mesoclinic.clinics.models import ApiToken, AuditAction
+from mesoclinic.clinics.permissions import Perm, requires, signed_in_user
 
 
 class CodeForm(forms.Form):
@@ -38,7 +38,7 @@ def _next_url(request: HttpRequest) -> str:
 def two_factor_view(request: HttpRequest) -> HttpResponse:
     """Verify this session with a code; a staff member with no device sets one up first.
     (Non-staff roles may add a device too; staff cannot get past this page without one.)"""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     device = two_factor.confirmed_device(user)
     setting_up = device is None
     if setting_up:
@@ -64,7 +64,7 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
 @requires(Perm.ACCOUNT_SELF)
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
     """End every session of this user, on every device, this one included."""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     user.session_generation += 1
     user.save(update_fields=["session_generation"])
     audit.record(AuditAction.LOGOUT_EVERYWHERE, request=request, actor=user)
@@ -76,7 +76,7 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
 def _account_page(
     request: HttpRequest, form: TokenForm, new_key: str | None = None
 ) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     return render(
         request,
         "account/index.html",
@@ -103,7 +103,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _account_page(request, form)
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     token, key = tokens.create_token(user, form.cleaned_data["name"])
     audit.record(AuditAction.CREATE, request=request, obj=token, prefix=token.prefix)
     return _account_page(request, TokenForm(), new_key=key)

@@ -14,7 +14,7 @@ from ninja.responses import Status
 from mesoclinic.clinics import audit, services, tokens
 from mesoclinic.clinics.licences import licence_check
 from mesoclinic.clinics.models import ApiToken, AuditAction, Licence, Role, User
-from mesoclinic.clinics.permissions import Perm, api_requires
+from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 
 router = Router(tags=["clinic"])
@@ -84,7 +84,7 @@ class TokenCreated(TokenOut):
 
 
 def _today(request: HttpRequest) -> date:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     assert user.clinic is not None  # staff permissions are never granted without a clinic
     return user.clinic.today()
 
@@ -172,14 +172,14 @@ def verify_licence(request: HttpRequest, licence_id: int) -> Licence:
 @router.get("/tokens", response=list[TokenOut], summary="Your API tokens")
 @api_requires(Perm.ACCOUNT_SELF)
 def list_tokens(request: HttpRequest) -> list[ApiToken]:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     return list(ApiToken.objects.filter(user=user))
 
 
 @router.post("/tokens", response={201: TokenCreated}, summary="Create an API token")
 @api_requires(Perm.ACCOUNT_SELF)
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreated]:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     token, key = tokens.create_token(user, payload.name)
     audit.record(AuditAction.CREATE, request=request, obj=token, prefix=token.prefix)
     return Status(201, TokenCreated(**TokenOut.from_orm(token).dict(), key=key))

@@ -159,3 +159,11 @@ def include_requiring(module: str, perm: Perm) -> tuple[list[URLPattern | URLRes
         if isinstance(pattern, URLPattern):
             pattern.callback = requires(perm)(pattern.callback)
     return urlconf.urlpatterns, urlconf.app_name
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The caller as a ``User``, for views and operations that ``@requires`` has let through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.models import AuditAction, Licence, Role, User
+from mesoclinic.clinics.permissions import signed_in_user
 
 # Roles an administrator gives from the staff page; patients get their accounts from the portal.
 ASSIGNABLE_ROLES = (Role.ADMIN, Role.PRACTITIONER, Role.ASSISTANT, Role.RESEARCHER)
@@ -51,7 +52,7 @@ def add_staff(
 ) -> User:
     """A new staff member of the administrator's clinic, with a temporary password that
     Django's validators accept. They set up two-factor sign-in at their first sign-in."""
-    admin: User = request.user  # type: ignore[assignment]
+    admin = signed_in_user(request)
     if role not in ASSIGNABLE_ROLES:
         raise StaffError(f"{role!r} is not a role given from the staff page.")
     if User.objects.filter(username__iexact=username).exists():
@@ -169,7 +170,7 @@ def save_licence(request: HttpRequest, licence: Licence, *, creating: bool) -> L
 def verify_licence(request: HttpRequest, licence: Licence) -> Licence:
     if licence.practitioner_id == request.user.pk:
         raise StaffError("Your own licence is verified by another administrator.")
-    licence.verified_by = request.user  # type: ignore[assignment]
+    licence.verified_by = signed_in_user(request)
     licence.verified_at = timezone.now()
     licence.save(update_fields=["verified_by", "verified_at"])
     audit.record(

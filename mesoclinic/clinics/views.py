@@ -15,13 +15,13 @@ from mesoclinic.clinics import audit, services, two_factor
 from mesoclinic.clinics.forms import LicenceForm, RoleForm, StaffCreateForm
 from mesoclinic.clinics.licences import licence_check
 from mesoclinic.clinics.models import AuditAction, Licence, Role, User
-from mesoclinic.clinics.permissions import Perm, has_perm, requires
+from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 
 
 def _today(request: HttpRequest) -> date:
     """Today where the clinic is: a licence ends at the clinic's midnight, not the server's."""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     assert user.clinic is not None  # staff permissions are never granted without a clinic
     return user.clinic.today()
 

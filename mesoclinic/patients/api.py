@@ -18,7 +18,7 @@ from ninja.responses import Status
 
 from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics.models import User
-from mesoclinic.clinics.permissions import Perm, api_requires
+from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 from mesoclinic.patients import services
 from mesoclinic.patients.models import (
@@ -132,7 +132,7 @@ def _invalid(error: ValidationError) -> HttpError:
 
 
 def _actor(request: HttpRequest) -> User:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     return user
 
 

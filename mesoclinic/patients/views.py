@@ -12,8 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from mesoclinic.clinics.models import User
-from mesoclinic.clinics.permissions import Perm, has_perm, requires
+from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 from mesoclinic.patients import services
 from mesoclinic.patients.forms import (
@@ -41,7 +40,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 
 @requires(Perm.PATIENT_EDIT)
 def patient_create(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     assert user.clinic is not None  # staff, as the permission requires
     form = PatientForm(request.POST or None, instance=Patient(clinic=user.clinic))
     if request.method == "POST" and form.is_valid():
