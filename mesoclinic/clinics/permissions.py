@@ -40,6 +40,11 @@ class Perm(StrEnum):
     LICENCE_VIEW = "licence.view"
     LICENCE_MANAGE = "licence.manage"
     RESEARCH_VIEW = "research.view"
+    FORMULA_VIEW = "formula.view"  # the formula library, products, ingredients and lots
+    FORMULA_EDIT = "formula.edit"  # write or change a formula
+    STOCK_MANAGE = "stock.manage"  # add products and ingredients, receive lots
+    LOT_STATUS = "lot.status"  # quarantine, recall or release a lot
+    LOT_TRACE = "lot.trace"  # who received a lot, the recall list and its contacts
 
 
 _SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
@@ -49,7 +54,12 @@ _STAFF = _SIGNED_IN | {
     Perm.PATIENT_EDIT,
     Perm.STAFF_VIEW,
     Perm.LICENCE_VIEW,
+    Perm.FORMULA_VIEW,
+    Perm.STOCK_MANAGE,
+    Perm.LOT_TRACE,
 }
+# What only those who prescribe and inject (and the administrator) decide.
+_CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -61,8 +71,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.STAFF_MANAGE,
             Perm.LICENCE_MANAGE,
         }
+        | _CLINICAL
     ),
-    Role.PRACTITIONER: frozenset(_STAFF | {Perm.PATIENT_EXPORT}),
+    Role.PRACTITIONER: frozenset(_STAFF | _CLINICAL | {Perm.PATIENT_EXPORT}),
     Role.ASSISTANT: frozenset(_STAFF),
     # Patients act only in the portal, on their own record, through the portal's own checks.
     Role.PATIENT: frozenset(_SIGNED_IN),

@@ -424,3 +424,42 @@ class LotUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lot} on {self.used_on:%Y-%m-%d}"
+
+
+class ContactStatus(models.TextChoices):
+    TO_CONTACT = "to_contact", "To contact"
+    CONTACTED = "contacted", "Contacted"
+    UNREACHABLE = "unreachable", "Could not be reached"
+
+
+class RecallContact(models.Model):
+    """A task of a recall: tell one patient who received the lot, and record how it went.
+
+    Created by ``services.recall_lot``, one per patient in the lot's trace.
+    """
+
+    clinic_path = "lot__product__clinic"
+
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="recall_contacts")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="recall_contacts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=12, choices=ContactStatus.choices, default=ContactStatus.TO_CONTACT
+    )
+    note = models.TextField(blank=True, help_text="What was said, or what was tried.")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["lot", "patient__family_name", "patient__given_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lot", "patient"], name="formulas_recall_contact_once_per_patient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Recall of {self.lot}: {self.patient}"

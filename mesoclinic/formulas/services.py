@@ -25,6 +25,7 @@ from mesoclinic.catalogue.models import BodyArea, Indication, IngredientClass, n
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.models import AuditAction, Clinic, User
 from mesoclinic.formulas.models import (
+    ContactStatus,
     Formula,
     FormulaComponent,
     FormulaVersion,
@@ -35,6 +36,7 @@ from mesoclinic.formulas.models import (
     Presentation,
     Product,
     ProductIngredient,
+    RecallContact,
 )
 from mesoclinic.formulas.units import (
     ConcentrationUnit,
@@ -399,15 +401,23 @@ def quarantine_lot(
 
 
 def recall_lot(lot: Lot, reason: str, actor: User, *, request: HttpRequest | None = None) -> Lot:
-    """Withdraw a lot for good. Who received it is ``trace_lot(lot)``."""
-    return _change_status(
-        lot,
-        to=LotStatus.RECALLED,
-        allowed_from={LotStatus.ACTIVE, LotStatus.QUARANTINED},
-        reason=reason,
-        actor=actor,
-        request=request,
-    )
+    """Withdraw a lot for good, and open a contact task for every patient who received it
+    (``trace_lot``). No use can be added after a recall, so the tasks are complete."""
+    with transaction.atomic():
+        lot = _change_status(
+            lot,
+            to=LotStatus.RECALLED,
+            allowed_from={LotStatus.ACTIVE, LotStatus.QUARANTINED},
+            reason=reason,
+            actor=actor,
+            request=request,
+        )
+        patient_ids = LotUse.objects.filter(lot=lot).values_list("patient_id", flat=True)
+        RecallContact.objects.bulk_create(
+            RecallContact(lot=lot, patient_id=patient_id)
+            for patient_id in sorted(set(patient_ids))
+        )
+    return lot
 
 
 def release_lot(lot: Lot, reason: str, actor: User, *, request: HttpRequest | None = None) -> Lot:
@@ -429,6 +439,108 @@ def trace_lot(lot: Lot) -> QuerySet[LotUse]:
         .select_related("patient", "formula_version__formula")
         .order_by("used_on", "pk")
     )
+
+
+def open_trace(lot: Lot, *, request: HttpRequest) -> list[LotUse]:
+    """``trace_lot`` for a person to read: it names patients, so the read is audited."""
+    uses = list(trace_lot(lot))
+    audit.record(
+        AuditAction.VIEW,
+        request=request,
+        obj=lot,
+        clinic_id=lot.product.clinic_id,
+        listed_patient_ids=sorted({use.patient_id for use in uses}),
+    )
+    return uses
+
+
+def recall_contacts(lot: Lot) -> QuerySet[RecallContact]:
+    return RecallContact.objects.filter(lot=lot).select_related("patient", "updated_by")
+
+
+def record_contact(
+    contact: RecallContact,
+    *,
+    status: str,
+    note: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> RecallContact:
+    """Record how contacting a patient about a recall went; every attempt is audited and
+    kept in the contact's history."""
+    note = note.strip()
+    if status not in (ContactStatus.CONTACTED, ContactStatus.UNREACHABLE):
+        raise ValidationError("Say whether the patient was contacted or could not be reached.")
+    if not note:
+        raise ValidationError("Note what was said or what was tried, for whoever follows up.")
+    with transaction.atomic():
+        contact = RecallContact.objects.select_for_update().get(pk=contact.pk)
+        contact.status = status
+        contact.note = note
+        contact.updated_by = actor
+        contact.updated_at = timezone.now()
+        contact.save()
+        audit.record(
+            AuditAction.UPDATE,
+            request=request,
+            actor=actor,
+            obj=contact,
+            clinic_id=actor.clinic_id,
+            lot_id=contact.lot_id,
+            status=status,
+        )
+    return contact
+
+
+TRACE_CSV_HEADER = (
+    "patient_id",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "used_on",
+    "volume_ml",
+    "units",
+    "formula_version",
+    "reference",
+    "contact_status",
+)
+
+
+def trace_rows(lot: Lot, *, request: HttpRequest) -> list[tuple[str, ...]]:
+    """The trace as rows for a spreadsheet, times in the clinic's zone; audited as an export
+    because it leaves the system."""
+    tz = lot.product.clinic.tz
+    contacts = {c.patient_id: c.get_status_display() for c in recall_contacts(lot)}
+    rows = []
+    for use in trace_lot(lot):
+        patient = use.patient
+        version = use.formula_version
+        rows.append(
+            (
+                str(patient.pk),
+                patient.family_name,
+                patient.given_name,
+                f"{patient.date_of_birth:%Y-%m-%d}",
+                patient.phone,
+                patient.email,
+                timezone.localtime(use.used_on, tz).isoformat(timespec="minutes"),
+                f"{use.volume_ml.normalize():f}",
+                str(use.units),
+                str(version) if version is not None else "",
+                use.reference,
+                contacts.get(patient.pk, ""),
+            )
+        )
+    audit.record(
+        AuditAction.EXPORT,
+        request=request,
+        obj=lot,
+        clinic_id=lot.product.clinic_id,
+        listed_patient_ids=sorted({int(row[0]) for row in rows}),
+    )
+    return rows
 
 
 def lots_for_patient(patient: Patient) -> QuerySet[LotUse]:
@@ -660,6 +772,33 @@ def save_formula_edit(
             number=version.number,
         )
         return version
+
+
+def update_formula_details(
+    formula: Formula,
+    *,
+    name: str,
+    notes: str,
+    indications: Iterable[Indication],
+    areas: Iterable[BodyArea],
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Formula:
+    """Rename a formula or change what it is meant for. These describe the formula, not a
+    recipe, so they change in place; ``formula.history`` keeps the earlier values."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError("A formula needs a name.")
+    if Formula.objects.filter(clinic_id=formula.clinic_id, name=name).exclude(pk=formula.pk):
+        raise ValidationError(f"This clinic already has a formula named {name}.")
+    with transaction.atomic():
+        formula.name = name
+        formula.notes = notes
+        formula.save()
+        formula.indications.set(indications)
+        formula.areas.set(areas)
+        audit.record(AuditAction.UPDATE, request=request, actor=actor, obj=formula)
+    return formula
 
 
 def mark_version_used(version: FormulaVersion) -> None:
