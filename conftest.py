@@ -28,6 +28,22 @@ def collected_static(tmp_path_factory: pytest.TempPathFactory) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """SQLite tests use a file of this run's own, not Django's in-memory default: the browser
+    tests' server threads and the concurrency tests need SQLite's real locking (WAL, busy
+    timeout), which an in-memory database shared between threads does not have."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("db") / "test.sqlite3"
+        )
+
+
 @pytest.fixture
 def catalogue(db: None) -> None:
     call_command("load_catalogue", verbosity=0)

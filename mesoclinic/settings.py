@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "mesoclinic.clinics",
     "mesoclinic.patients",
     "mesoclinic.formulas",
+    "mesoclinic.courses",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]
@@ -100,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "mesoclinic.clinics.middleware.StaffTwoFactorMiddleware",
+    "mesoclinic.clinics.middleware.ClinicTimeZoneMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/", include("mesoclinic.clinics.urls_account")),
     path("clinic/", include("mesoclinic.clinics.urls")),
     path("patients/", include("mesoclinic.patients.urls")),
+    path("formulas/", include("mesoclinic.formulas.urls")),
     path(
         "catalogue/", include(include_requiring("mesoclinic.catalogue.urls", Perm.CATALOGUE_VIEW))
     ),

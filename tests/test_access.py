@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,14 +25,18 @@ from django.core.files.base import ContentFile
 from django.db import models
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja.utils import normalize_path
 
 from mesoclinic.api.api import api
+from mesoclinic.catalogue.models import IngredientClass
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
 from mesoclinic.clinics.permissions import ROLE_PERMISSIONS, Perm
 from mesoclinic.clinics.testing import create_user, sign_in
+from mesoclinic.formulas import services as formulas
+from mesoclinic.formulas.models import Presentation
 from mesoclinic.patients.models import Allergy, Condition, ConditionKind, Medication, Patient
 
 # Views anyone may open, signed in or not. Everything else must declare a permission.
@@ -159,6 +164,13 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^clinics:", "licence_pk", "licence"),
     (r"^account:token", "pk", "token"),
     (r"^catalogue:section$", "slug", "catalogue-section"),
+    (r"^formulas:(detail|edit)$", "pk", "formula"),
+    (r"^formulas:version$", "version_pk", "version"),
+    (r"^formulas:product", "pk", "product"),
+    (r"^formulas:", "product_pk", "product"),
+    (r"^formulas:lot", "pk", "lot"),
+    (r"^formulas:contact$", "pk", "contact"),
+    (r"^formulas:", "patient_pk", "patient"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -172,9 +184,29 @@ PARAM_TARGETS = {
     "member_id": "member",
     "staff_id": "member",
     "practitioner_id": "member",
+    "ingredient_id": "ingredient",
+    "product_id": "product",
+    "lot_id": "lot",
+    "formula_id": "formula",
+    "contact_id": "contact",
+    # Numbered within its formula, which the same path names by id.
+    "version_number": "version-number",
+}
+# (API path pattern, path parameter) -> the object it names on those paths, where that is not
+# the one PARAM_TARGETS gives.
+PATH_PARAM_TARGETS: list[tuple[str, str, str]] = [
+    # Recall contacts exist on a recalled lot; the other lot operations act on an active one.
+    (r"/lots/\{lot_id\}/contacts", "lot_id", "recalled-lot"),
+]
+# A body field -> a valid value where the schema alone cannot give one (a list whose items
+# must name objects, a component that is a product or an ingredient but not both). Fields that
+# PARAM_TARGETS names get the test's objects.
+FIELD_SAMPLES: dict[str, Any] = {
+    "contents": [{"ingredient_id": None, "concentration": "0.5", "unit": "%"}],
+    "components": [{"product_id": None, "volume_ml": "0.5"}],
 }
 # Objects that belong to no clinic: naming them proves nothing about scoping.
-SHARED_TARGETS = {"catalogue-section"}
+SHARED_TARGETS = {"catalogue-section", "version-number"}
 
 
 def _route_target(route: Route, kwarg: str) -> str | None:
@@ -192,6 +224,9 @@ def route_target(route: Route, kwarg: str) -> str:
 
 
 def operation_target(operation: Operation, param: str) -> str:
+    for path_pattern, name, target in PATH_PARAM_TARGETS:
+        if name == param and re.search(path_pattern, operation.path):
+            return target
     if param not in PARAM_TARGETS:
         pytest.fail(f"{operation}: add {param!r} to PARAM_TARGETS")
     return PARAM_TARGETS[param]
@@ -211,6 +246,50 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
     )
     licence.document.save("scan.pdf", ContentFile(b"%PDF-1.4 scan"))
     token, _ = tokens.create_token(practitioner, "script")
+    ingredient_class, _ = IngredientClass.objects.get_or_create(
+        code="other",
+        defaults={"label": "Other", "description": "", "source": "", "data_version": 1},
+    )
+    ingredient = formulas.add_ingredient(
+        clinic=clinic,
+        name="House peptide blend",
+        ingredient_class=ingredient_class,
+        actor=practitioner,
+    )
+    product = formulas.create_product(
+        clinic=clinic,
+        name="Peptide blend 0.5 %",
+        manufacturer="Laboratoires Exemple",
+        presentation=Presentation.AMPOULE,
+        volume_ml=Decimal(5),
+        contents=[formulas.Content(ingredient, Decimal("0.5"), "%")],
+        actor=practitioner,
+    )
+    lot, recalled = (
+        formulas.receive_lot(
+            product=product,
+            lot_number=number,
+            expiry_date=date(2099, 12, 31),
+            received_on=date(2020, 1, 1),
+            received_quantity=10,
+            actor=practitioner,
+        )
+        for number in ("A-1", "R-1")
+    )
+    formula = formulas.create_formula(
+        clinic=clinic,
+        name="Skin quality",
+        author=practitioner,
+        components=[formulas.ComponentSpec(product=product, volume_ml=Decimal(2))],
+        total_volume_ml=Decimal(4),
+        actor=practitioner,
+    )
+    version = formula.current_version
+    for used in (lot, recalled):
+        formulas.record_lot_use(
+            used, patient, Decimal(2), timezone.now(), practitioner, formula_version=version
+        )
+    formulas.recall_lot(recalled, "Manufacturer recall.", practitioner)
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -220,6 +299,14 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         "token": token.pk,
         "member": practitioner.pk,
         "catalogue-section": "indications",
+        "ingredient": ingredient.pk,
+        "product": product.pk,
+        "lot": lot.pk,
+        "recalled-lot": recalled.pk,
+        "formula": formula.pk,
+        "version": version.pk,
+        "version-number": version.number,
+        "contact": formulas.recall_contacts(recalled).get().pk,
     }
 
 
@@ -253,7 +340,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     refusal is allowed, and the log is append-only anyway."""
     tables: dict[str, list[dict[str, Any]]] = {}
     kinds: list[type[models.Model]] = [TOTPDevice]
-    for label in ("clinics", "patients"):
+    for label in ("clinics", "patients", "formulas"):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
     for model in kinds:
         if model is not AuditEvent:
@@ -276,15 +363,36 @@ def _sample(schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, Any]) -
     kind = schema.get("type")
     if kind == "object":
         properties = schema.get("properties", {})
-        return {
-            name: ids[name] if name in ids else _sample(properties[name], defs, ids)
-            for name in schema.get("required", [])
-        }
+        # An optional field that names an object, or has a sample of its own, is sent too: it
+        # is checked like any other.
+        sent = [
+            name
+            for name in properties
+            if name in schema.get("required", []) or name in ids or name in FIELD_SAMPLES
+        ]
+        return {name: _field(name, properties[name], defs, ids) for name in sent}
     if kind == "string":
         return {"date": "2026-01-05", "date-time": "2026-01-05T10:00:00Z"}.get(
             schema.get("format", ""), "Sample"
         )
     return {"integer": 1, "number": 1.0, "boolean": False, "array": []}.get(str(kind))
+
+
+def _field(name: str, schema: dict[str, Any], defs: dict[str, Any], ids: dict[str, Any]) -> Any:
+    if name in ids:
+        return ids[name]
+    if name in FIELD_SAMPLES:
+        return _with_ids(FIELD_SAMPLES[name], ids)
+    return _sample(schema, defs, ids)
+
+
+def _with_ids(value: Any, ids: dict[str, Any]) -> Any:
+    """A value of FIELD_SAMPLES, naming the test's own objects."""
+    if isinstance(value, list):
+        return [_with_ids(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: ids.get(key, _with_ids(item, ids)) for key, item in value.items()}
+    return value
 
 
 def request_data(

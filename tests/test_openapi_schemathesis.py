@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -45,9 +47,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mesoclinic.catalogue.models import IngredientClass
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.testing import create_user
+from mesoclinic.formulas import services as formulas
+from mesoclinic.formulas.models import Presentation
 from mesoclinic.patients import services
 from mesoclinic.patients.models import ConditionKind, Patient, Sex
 
@@ -77,6 +82,63 @@ def _patient(clinic: Clinic, actor: User, given: str, family: str, born: date) -
     )
     patient.full_clean()
     return services.save_patient(patient, actor=actor, request=None)
+
+
+def _formulary(clinic: Clinic, actor: User, patient: Patient) -> dict[str, int]:
+    """A clinic ingredient, a product of it, an active lot and a recalled one (with its recall
+    contact), both given to the patient in version 1 of a formula."""
+    ingredient = formulas.add_ingredient(
+        clinic=clinic,
+        name=f"House blend {clinic.slug}",
+        ingredient_class=IngredientClass.objects.get(code="other"),
+        actor=actor,
+    )
+    product = formulas.create_product(
+        clinic=clinic,
+        name="Blend 1 %",
+        manufacturer="Laboratoires Exemple",
+        presentation=Presentation.VIAL,
+        volume_ml=Decimal(5),
+        contents=[formulas.Content(ingredient, Decimal(1), "%")],
+        actor=actor,
+    )
+    lot, recalled = (
+        formulas.receive_lot(
+            product=product,
+            lot_number=number,
+            expiry_date=date(2099, 12, 31),
+            received_on=date(2020, 1, 1),
+            received_quantity=50,
+            actor=actor,
+        )
+        for number in ("A-1", "R-1")
+    )
+    formula = formulas.create_formula(
+        clinic=clinic,
+        name="Blend",
+        author=actor,
+        components=[formulas.ComponentSpec(product=product, volume_ml=Decimal(2))],
+        total_volume_ml=Decimal(4),
+        actor=actor,
+    )
+    for used in (lot, recalled):
+        formulas.record_lot_use(
+            used,
+            patient,
+            Decimal(1),
+            timezone.now(),
+            actor,
+            formula_version=formula.current_version,
+        )
+    formulas.recall_lot(recalled, "Manufacturer recall.", actor)
+    return {
+        "ingredient_id": ingredient.pk,
+        "product_id": product.pk,
+        "lot_id": lot.pk,
+        "recalled_lot_id": recalled.pk,
+        "formula_id": formula.pk,
+        "contact_id": formulas.recall_contacts(recalled).get().pk,
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -132,6 +194,7 @@ def world(
         jurisdiction="United Kingdom",
         valid_from=date(2020, 1, 1),
     )
+    own, others = _formulary(clinic_a, alice, first), _formulary(clinic_b, bob, other_clinic)
     auth_token, key = tokens.create_token(alice, "schemathesis")
     spare_token, _ = tokens.create_token(alice, "spare")
     bobs_token, _ = tokens.create_token(bob, "bob's")
@@ -143,6 +206,12 @@ def world(
             "licence_id": [licence.pk, other_licence.pk],
             "practitioner_id": [pat.pk, bea.pk],
             "token_id": [spare_token.pk, bobs_token.pk],
+            "ingredient_id": [own["ingredient_id"], others["ingredient_id"]],
+            "product_id": [own["product_id"], others["product_id"]],
+            "lot_id": [own[name] for name in ("lot_id", "recalled_lot_id")] + [others["lot_id"]],
+            "formula_id": [own["formula_id"], others["formula_id"]],
+            "contact_id": [own["contact_id"], others["contact_id"]],
+            "version_number": [1, 2],
         },
     )
 

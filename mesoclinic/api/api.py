@@ -11,6 +11,7 @@ from mesoclinic.catalogue.api import router as catalogue_router
 from mesoclinic.clinics.api import router as clinics_router
 from mesoclinic.clinics.permissions import Perm, api_router_requires
 from mesoclinic.clinics.tokens import TokenAuth
+from mesoclinic.formulas.api import router as formulas_router
 from mesoclinic.patients.api import router as patients_router
 
 
@@ -93,3 +94,4 @@ catalogue_router.add_decorator(api_router_requires(Perm.CATALOGUE_VIEW))
 api.add_router("/catalogue/", catalogue_router)
 api.add_router("/clinic/", clinics_router)
 api.add_router("/patients/", patients_router)
+api.add_router("/formulas/", formulas_router)

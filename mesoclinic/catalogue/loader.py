@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from mesoclinic.catalogue import signals
 from mesoclinic.catalogue.models import (
     BodyArea,
     CatalogueEntry,
@@ -61,34 +62,48 @@ class LoadReport:
     retired: int = 0
     unchanged: int = 0
     changed_files: list[str] = field(default_factory=list)
+    # One sentence from each receiver of ``catalogue_loaded`` that loaded data of its own.
+    others: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         files = ", ".join(self.changed_files) or "none"
-        return (
-            f"Catalogue loaded: {self.created} created, {self.updated} updated, "
-            f"{self.retired} retired, {self.unchanged} unchanged (new or changed files: {files})."
+        return " ".join(
+            [
+                f"Catalogue loaded: {self.created} created, {self.updated} updated, "
+                f"{self.retired} retired, {self.unchanged} unchanged (new or changed files: "
+                f"{files}).",
+                *self.others,
+            ]
         )
 
 
 def load_catalogue(data_dir: Path | None = None) -> LoadReport:
     """Bring the catalogue tables in line with the data files in ``data_dir`` (by default
-    the files shipped in the package). Raises CatalogueError, with nothing written, when a
-    file is missing or malformed."""
+    the files shipped in the package), then let the receivers of ``catalogue_loaded`` load
+    what builds on it. Raises CatalogueError, with nothing written, when a file is missing
+    or malformed."""
     files = _read_files(data_dir or DATA_DIR)
     catalogue = _parse(files)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
-        return _write(catalogue, files)
+        report = _write(catalogue, files)
+        # Inside the transaction and the lock: data that builds on the catalogue (the shared
+        # ingredients) is loaded with it, and a receiver's error undoes the whole load.
+        for _receiver, summary in signals.catalogue_loaded.send(sender=LoadReport, report=report):
+            if summary:
+                report.others.append(summary)
+        return report
 
 
 # ---- Reading -------------------------------------------------------------------------
 
 
-class _Table:
+class Table:
     """One TOML table, read key by key so that an error names its place and a mistyped
-    key is reported instead of silently ignored."""
+    key is reported instead of silently ignored. Public for the data files other apps load
+    along with the catalogue (``catalogue_loaded``)."""
 
     def __init__(self, file: str, where: str, raw: object) -> None:
         self.file = file
@@ -131,9 +146,13 @@ class _Table:
         value = self._get(key, (int,), "a whole number")
         return None if value is None else int(value)
 
-    def flag(self, key: str) -> bool:
-        """A boolean that is false unless the file says true."""
-        return bool(self._get(key, (bool,), "true or false"))
+    def flag(self, key: str, *, required: bool = False) -> bool:
+        """A boolean that is false unless the file says true; ``required`` when a missing
+        value must not silently mean false."""
+        value = self._get(key, (bool,), "true or false")
+        if value is None and required:
+            raise self.error(f"{key!r} is missing")
+        return bool(value)
 
     def decimal(self, key: str) -> Decimal:
         value = self.optional_decimal(key)
@@ -162,18 +181,18 @@ class _Table:
             raise self.error(f"{key!r} must be a list of strings")
         return [str(item).strip() for item in value]
 
-    def tables(self, key: str, noun: str) -> list[_Table]:
-        """The array of tables under ``key``, each named in errors by its code (or by its
-        position when it has none) after the table that holds it."""
+    def tables(self, key: str, noun: str, identity: str = "code") -> list[Table]:
+        """The array of tables under ``key``, each named in errors by its ``identity`` key
+        (or by its position when it has none) after the table that holds it."""
         value = self._get(key, (list,), "a list of tables")
         if value is None:
             return []
         prefix = f"{self.where}, " if self.where else ""
         tables = []
         for index, item in enumerate(value):
-            code = item.get("code") if isinstance(item, dict) else None
+            code = item.get(identity) if isinstance(item, dict) else None
             name = f"{noun} {code!r}" if isinstance(code, str) else f"{noun} #{index + 1}"
-            tables.append(_Table(self.file, prefix + name, item))
+            tables.append(Table(self.file, prefix + name, item))
         return tables
 
     def finish(self) -> None:
@@ -184,11 +203,11 @@ class _Table:
 
 
 @dataclass
-class _File:
+class ParsedFile:
     name: str
     version: int
     sha256: str
-    entries: list[_Table]
+    entries: list[Table]
 
 
 # Each file, and the key of its array of entries.
@@ -204,11 +223,13 @@ FILES = {
 }
 
 
-def _read_files(data_dir: Path) -> dict[str, _File]:
-    return {name: _read_file(data_dir / name, key) for name, key in FILES.items()}
+def _read_files(data_dir: Path) -> dict[str, ParsedFile]:
+    return {name: read_file(data_dir / name, key) for name, key in FILES.items()}
 
 
-def _read_file(path: Path, key: str) -> _File:
+def read_file(path: Path, key: str, identity: str = "code") -> ParsedFile:
+    """A data file's version and its array of ``[[key]]`` entries, each unique by its
+    ``identity`` key; CatalogueError naming the file when it cannot be read or is malformed."""
     name = path.name
     try:
         content = path.read_bytes()
@@ -220,21 +241,21 @@ def _read_file(path: Path, key: str) -> _File:
         raise CatalogueError(f"{name}: is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{name}: is not valid TOML ({exc})") from None
-    top = _Table(name, "", document)
+    top = Table(name, "", document)
     version = top.integer("version")
     if version < 1:
         raise top.error(f"'version' must be 1 or more, not {version}")
-    entries = top.tables(key, key.replace("_", " "))
+    entries = top.tables(key, key.replace("_", " "), identity)
     top.finish()
     if not entries:
         raise top.error(f"no [[{key}]] entries")
     codes: set[object] = set()
     for entry in entries:
-        code = entry.raw.get("code")
+        code = entry.raw.get(identity)
         if code in codes:
-            raise entry.error("its code is used by another entry of this file")
+            raise entry.error(f"its {identity} is used by another entry of this file")
         codes.add(code)
-    return _File(name, version, hashlib.sha256(content).hexdigest(), entries)
+    return ParsedFile(name, version, hashlib.sha256(content).hexdigest(), entries)
 
 
 # ---- Checking ------------------------------------------------------------------------
@@ -262,7 +283,7 @@ class _Catalogue:
     primary_scales: dict[str, str] = field(default_factory=dict)
 
 
-def _common(entry: _Table) -> dict[str, Any]:
+def _common(entry: Table) -> dict[str, Any]:
     return {
         "code": entry.text("code"),
         "label": entry.text("label"),
@@ -271,7 +292,7 @@ def _common(entry: _Table) -> dict[str, Any]:
     }
 
 
-def _finish(entry: _Table, model: type[models.Model], values: dict[str, Any]) -> None:
+def _finish(entry: Table, model: type[models.Model], values: dict[str, Any]) -> None:
     """Refuse keys nobody read, then run the model's own field checks and check
     constraints (lengths, choices, code formats, min below max...) before anything is
     written. Relations and uniqueness are checked against the files, not against the rows
@@ -296,14 +317,14 @@ def _finish(entry: _Table, model: type[models.Model], values: dict[str, Any]) ->
 
 
 def _check_refs(
-    entry: _Table, key: str, codes: Iterable[str], known: Iterable[object], file: str
+    entry: Table, key: str, codes: Iterable[str], known: Iterable[object], file: str
 ) -> None:
     for code in codes:
         if code not in known:
             raise entry.error(f"{key!r} names {code!r}, which is not an entry of {file}")
 
 
-def _parse(files: dict[str, _File]) -> _Catalogue:
+def _parse(files: dict[str, ParsedFile]) -> _Catalogue:
     cat = _Catalogue()
 
     for entry in files["ingredient_classes.toml"].entries:
@@ -367,7 +388,7 @@ def _parse(files: dict[str, _File]) -> _Catalogue:
     return cat
 
 
-def _parse_drug_classes(file: _File, cat: _Catalogue) -> None:
+def _parse_drug_classes(file: ParsedFile, cat: _Catalogue) -> None:
     for entry in file.entries:
         values = _common(entry)
         values["atc_code"] = entry.text("atc_code")
@@ -393,7 +414,7 @@ def _parse_drug_classes(file: _File, cat: _Catalogue) -> None:
             cat.drug_names[key] = name_values
 
 
-def _parse_body_areas(file: _File, cat: _Catalogue) -> None:
+def _parse_body_areas(file: ParsedFile, cat: _Catalogue) -> None:
     for entry in file.entries:
         values = _common(entry)
         values["snomed_code"] = entry.text("snomed_code")
@@ -416,7 +437,7 @@ def _parse_body_areas(file: _File, cat: _Catalogue) -> None:
             seen.add(code)
 
 
-def _parse_scales(file: _File, cat: _Catalogue, indications: set[object]) -> None:
+def _parse_scales(file: ParsedFile, cat: _Catalogue, indications: set[object]) -> None:
     for entry in file.entries:
         values = _common(entry)
         values["kind"] = entry.text("kind")
@@ -443,7 +464,7 @@ def _parse_scales(file: _File, cat: _Catalogue, indications: set[object]) -> Non
 
 
 def _parse_levels(
-    entry: _Table, levels: list[_Table], scale: dict[str, Any], cat: _Catalogue
+    entry: Table, levels: list[Table], scale: dict[str, Any], cat: _Catalogue
 ) -> None:
     # The scale passed its check constraints, so step > 0 and min < max here.
     low, high, step = scale["min_value"], scale["max_value"], scale["step"]
@@ -548,7 +569,7 @@ class _Writer:
         return self.upsert(model, rows, lambda obj: obj.code, version)
 
 
-def _write(cat: _Catalogue, files: dict[str, _File]) -> LoadReport:
+def _write(cat: _Catalogue, files: dict[str, ParsedFile]) -> LoadReport:
     writer = _Writer()
 
     def version(name: str) -> int:
@@ -637,18 +658,18 @@ def _write_body_areas(writer: _Writer, cat: _Catalogue, version: int) -> None:
             del pending[code]
 
 
-def _record_files(files: dict[str, _File]) -> list[str]:
+def _record_files(files: dict[str, ParsedFile]) -> list[str]:
     """Records each file's version and checksum; returns the names of new or changed ones."""
-    recorded = {data_file.name: data_file for data_file in DataFile.objects.all()}
-    changed = []
-    now = timezone.now()
-    for file in files.values():
-        known = recorded.get(file.name)
-        if known is not None and (known.version, known.sha256) == (file.version, file.sha256):
-            continue
-        DataFile.objects.update_or_create(
-            name=file.name,
-            defaults={"version": file.version, "sha256": file.sha256, "loaded_at": now},
-        )
-        changed.append(file.name)
-    return changed
+    return [file.name for file in files.values() if record_file(file)]
+
+
+def record_file(file: ParsedFile) -> bool:
+    """Records the file's version and checksum in ``DataFile``; true if it is new or changed."""
+    known = DataFile.objects.filter(name=file.name).first()
+    if known is not None and (known.version, known.sha256) == (file.version, file.sha256):
+        return False
+    DataFile.objects.update_or_create(
+        name=file.name,
+        defaults={"version": file.version, "sha256": file.sha256, "loaded_at": timezone.now()},
+    )
+    return True

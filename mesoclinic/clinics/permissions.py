@@ -45,6 +45,10 @@ class Perm(StrEnum):
     STOCK_MANAGE = "stock.manage"  # add products and ingredients, receive lots
     LOT_STATUS = "lot.status"  # quarantine, recall or release a lot
     LOT_TRACE = "lot.trace"  # who received a lot, the recall list and its contacts
+    COURSE_VIEW = "course.view"  # course plans, the schedule, maintenance due, reminders
+    COURSE_PLAN = "course.plan"  # write, complete or stop a course plan
+    BOOKING_MANAGE = "booking.manage"  # book, move, cancel; record attendance
+    SCHEDULE_MANAGE = "schedule.manage"  # rooms, working hours and leave
 
 
 _SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
@@ -57,9 +61,11 @@ _STAFF = _SIGNED_IN | {
     Perm.FORMULA_VIEW,
     Perm.STOCK_MANAGE,
     Perm.LOT_TRACE,
+    Perm.COURSE_VIEW,
+    Perm.BOOKING_MANAGE,
 }
 # What only those who prescribe and inject (and the administrator) decide.
-_CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS}
+_CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -70,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.AUDIT_VIEW,
             Perm.STAFF_MANAGE,
             Perm.LICENCE_MANAGE,
+            Perm.SCHEDULE_MANAGE,
         }
         | _CLINICAL
     ),

@@ -24,6 +24,7 @@ from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS, totp_key
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
+from mesoclinic.demo.formulas import build_formulas, require_catalogue
 from mesoclinic.patients.models import (
     Allergy,
     Condition,
@@ -117,6 +118,9 @@ class DemoSummary:
     allergies: int
     conditions: int
     licences: int
+    products: int
+    lots: int
+    formulas: int
 
     @property
     def clinic(self) -> Clinic:
@@ -127,7 +131,8 @@ class DemoSummary:
         return (
             f"Built the demo clinics {names}: {self.staff} staff, {self.licences} licences, "
             f"{self.patients} patients, {self.medications} medications, "
-            f"{self.allergies} allergies, {self.conditions} conditions "
+            f"{self.allergies} allergies, {self.conditions} conditions, "
+            f"{self.products} products, {self.lots} lots, {self.formulas} formulas "
             f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
@@ -149,6 +154,8 @@ def demo_exists() -> bool:
 
 @transaction.atomic
 def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
+    """Raises ``MissingCatalogue``, writing nothing, when the catalogue is not loaded."""
+    require_catalogue()
     paris, london = build_clinic(), build_london_clinic()
     clinics = {PARIS: paris, LONDON: london}
     staff = build_staff(clinics, seed)
@@ -174,6 +181,15 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         make_conditions(stream(seed, "conditions"), saved_patients, today, areas),
         batch_size=BATCH_SIZE,
     )
+    library = build_formulas(
+        [stream(seed, "formulas"), stream(seed, "formulas:london")],
+        [paris, london],
+        staff,
+        saved_patients,
+        # No demo history for them: screening would have stopped or changed their sessions.
+        excluded={a.patient_id for a in allergies} | {c.patient_id for c in conditions},
+        today=today,
+    )
     return DemoSummary(
         clinics=[paris, london],
         seed=seed,
@@ -184,6 +200,9 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         allergies=len(allergies),
         conditions=len(conditions),
         licences=len(licences),
+        products=library.products,
+        lots=library.lots,
+        formulas=library.formulas,
     )
 
 

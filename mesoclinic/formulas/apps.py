@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class FormulasConfig(AppConfig):
     name = "mesoclinic.formulas"
     verbose_name = "Formulas, products and lots"
+    nav = (
+        ("Formulas", "formulas:list", "formula.view"),
+        ("Products", "formulas:products", "formula.view"),
+        ("Lots", "formulas:lots", "formula.view"),
+    )
+
+    def ready(self) -> None:
+        # The catalogue may not import this app, so it announces its loads with a signal;
+        # the shared ingredients name its ingredient classes and load with it.
+        from mesoclinic.catalogue.signals import catalogue_loaded
+        from mesoclinic.formulas.loader import on_catalogue_loaded
+
+        catalogue_loaded.connect(on_catalogue_loaded, dispatch_uid="formulas.shared_ingredients")

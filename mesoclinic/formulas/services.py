@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import NamedTuple
 
@@ -231,6 +231,22 @@ def receive_lot(
     return lot
 
 
+# A lot this close to its expiry is flagged, so that it is used first or not opened in vain.
+NEAR_EXPIRY_DAYS = 30
+
+
+def expires_soon(lot: Lot, today: date) -> bool:
+    return today <= lot.expiry_date <= today + timedelta(days=NEAR_EXPIRY_DAYS)
+
+
+def status_actions(lot: Lot) -> list[str]:
+    """The status changes a lot allows now: a recall is final."""
+    return {
+        LotStatus.ACTIVE: ["quarantine", "recall"],
+        LotStatus.QUARANTINED: ["release", "recall"],
+    }.get(LotStatus(lot.status), [])
+
+
 @dataclass(frozen=True)
 class LotCheck:
     ok: bool
@@ -332,7 +348,7 @@ def record_lot_use(
             recorded_by=actor,
         )
         if formula_version is not None:
-            mark_version_used(formula_version)
+            mark_version_used(formula_version, used_on)
         audit.record(
             AuditAction.CREATE,
             request=request,
@@ -414,8 +430,7 @@ def recall_lot(lot: Lot, reason: str, actor: User, *, request: HttpRequest | Non
         )
         patient_ids = LotUse.objects.filter(lot=lot).values_list("patient_id", flat=True)
         RecallContact.objects.bulk_create(
-            RecallContact(lot=lot, patient_id=patient_id)
-            for patient_id in sorted(set(patient_ids))
+            RecallContact(lot=lot, patient_id=patient_id) for patient_id in sorted(set(patient_ids))
         )
     return lot
 
@@ -513,7 +528,7 @@ def trace_rows(lot: Lot, *, request: HttpRequest) -> list[tuple[str, ...]]:
     because it leaves the system."""
     tz = lot.product.clinic.tz
     contacts = {c.patient_id: c.get_status_display() for c in recall_contacts(lot)}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for use in trace_lot(lot):
         patient = use.patient
         version = use.formula_version
@@ -550,6 +565,13 @@ def lots_for_patient(patient: Patient) -> QuerySet[LotUse]:
         .select_related("lot__product")
         .order_by("used_on", "pk")
     )
+
+
+def open_lots_for_patient(patient: Patient, *, request: HttpRequest) -> list[LotUse]:
+    """``lots_for_patient`` for a person to read, audited as a read of the patient's data."""
+    uses = list(lots_for_patient(patient))
+    audit.record(AuditAction.VIEW, request=request, obj=patient, what="lots received")
+    return uses
 
 
 # --- formulas -----------------------------------------------------------------------------
@@ -801,13 +823,14 @@ def update_formula_details(
     return formula
 
 
-def mark_version_used(version: FormulaVersion) -> None:
+def mark_version_used(version: FormulaVersion, at: datetime | None = None) -> None:
     """Freeze ``version``: from now on editing its formula creates a new version. The chart
-    (through ``record_lot_use`` or directly) calls this when it records the version."""
+    (through ``record_lot_use`` or directly) calls this when it records the version; ``at``
+    is when it was used (default now), which a chart written up later passes."""
     # One conditional UPDATE: idempotent, keeps the first time, and waits for an edit in
     # progress, which holds the row locked.
     FormulaVersion.objects.filter(pk=version.pk, used_at__isnull=True).update(
-        used_at=timezone.now()
+        used_at=at or timezone.now()
     )
     version.used_at = FormulaVersion.objects.values_list("used_at", flat=True).get(pk=version.pk)
 

@@ -46,13 +46,15 @@ def to_mg_per_ml(concentration: Decimal, unit: str) -> Decimal:
 def validate_concentration(concentration: Decimal | None, unit: str, *, label: str = "") -> None:
     """Refuse a concentration that makes no sense in its unit, saying why and what was meant."""
     prefix = f"{label}: " if label else ""
+    if concentration is None:
+        raise ValidationError(f"{prefix}a concentration is required.")
+    if not unit:
+        raise ValidationError(f"{prefix}choose the unit of the concentration.")
     if unit not in ConcentrationUnit.values:
         choices = ", ".join(ConcentrationUnit.values)
         raise ValidationError(
             f"{prefix}{unit!r} is not a concentration unit; use one of {choices}."
         )
-    if concentration is None:
-        raise ValidationError(f"{prefix}a concentration is required.")
     if not concentration.is_finite() or concentration <= 0:
         raise ValidationError(
             f"{prefix}the concentration must be above zero (got {concentration})."

@@ -77,6 +77,7 @@ def _detail(
         "can_export": has_perm(request.user, Perm.PATIENT_EXPORT, request),
         "can_erase": has_perm(request.user, Perm.PATIENT_ERASE, request),
         "can_audit": has_perm(request.user, Perm.AUDIT_VIEW, request),
+        "can_trace": has_perm(request.user, Perm.LOT_TRACE, request),
         **forms,
     }
     return render(request, "patients/detail.html", context, status=400 if bound else 200)

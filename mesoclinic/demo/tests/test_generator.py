@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import Field, ForeignKey, Model
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given, settings
@@ -19,6 +21,7 @@ from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.services import licence_alerts
 from mesoclinic.demo.accounts import totp_key
 from mesoclinic.demo.drugs import DRUGS
+from mesoclinic.demo.formulas import HISTORY_REFERENCE, MissingCatalogue
 from mesoclinic.demo.generator import (
     DEFAULT_PATIENTS,
     DEFAULT_SEED,
@@ -31,6 +34,18 @@ from mesoclinic.demo.generator import (
     make_medications,
     make_patients,
     stream,
+)
+from mesoclinic.formulas import services
+from mesoclinic.formulas.models import (
+    Formula,
+    FormulaComponent,
+    FormulaVersion,
+    Lot,
+    LotStatus,
+    LotUse,
+    Product,
+    ProductIngredient,
+    RecallContact,
 )
 from mesoclinic.patients.models import (
     Allergy,
@@ -53,9 +68,28 @@ DEMO_MODELS: list[type[Model]] = [
     Medication,
     Allergy,
     Condition,
+    Product,
+    ProductIngredient,
+    Lot,
+    Formula,
+    Formula.indications.through,
+    Formula.areas.through,
+    FormulaVersion,
+    FormulaComponent,
+    LotUse,
+    RecallContact,
 ]
-# Columns that differ between two builds of the same data: creation times, salted hashes.
-VOLATILE_FIELDS = {"password", "last_login", "date_joined", "recorded_at"}
+# Columns that differ between two builds of the same data: creation times, salted hashes,
+# and the moments services stamp with the clock (first use of a version, a recall, a call).
+VOLATILE_FIELDS = {
+    "password",
+    "last_login",
+    "date_joined",
+    "recorded_at",
+    "used_at",
+    "status_changed_at",
+    "updated_at",
+}
 ATC_BY_NAME = {name: drug.atc for drug in DRUGS for name in drug.names}
 NSAID_ATC_PREFIXES = ("M01A", "N02BA")
 
@@ -96,9 +130,14 @@ def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
     return dump
 
 
-def delete_demo() -> None:
-    for model in reversed(DEMO_MODELS):
-        model._default_manager.all().delete()
+def built_and_undone(seed: int, patients: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The canonical dump of a demo build, which is then rolled back: the build writes to the
+    audit log, which nothing may delete."""
+    with transaction.atomic():
+        build_demo(seed=seed, patients=patients, today=TODAY)
+        dump = canonical_dump()
+        transaction.set_rollback(True)
+    return dump
 
 
 def draw(seed: int, count: int, today: date = TODAY) -> list[tuple[Patient, list[Medication]]]:
@@ -129,20 +168,13 @@ def fingerprint(drawn: list[tuple[Patient, list[Medication]]]) -> str:
 
 
 @pytest.mark.django_db
-def test_the_same_seed_and_today_give_identical_records() -> None:
-    build_demo(seed=7, patients=60, today=TODAY)
-    first = canonical_dump()
-    delete_demo()
-    build_demo(seed=7, patients=60, today=TODAY)
-    assert canonical_dump() == first
+def test_the_same_seed_and_today_give_identical_records(catalogue: None) -> None:
+    first = built_and_undone(seed=7, patients=60)
+    assert not Clinic.objects.exists()
+    assert built_and_undone(seed=7, patients=60) == first
     assert len(first["patients.Patient"]) == 60
-    for label in (
-        "patients.Medication",
-        "patients.Allergy",
-        "patients.Condition",
-        "clinics.Licence",
-    ):
-        assert first[label], label
+    for model in DEMO_MODELS:
+        assert first[model._meta.label], model._meta.label
     assert len(first["otp_totp.TOTPDevice"]) == len(first["clinics.User"])
 
 
@@ -211,7 +243,7 @@ def test_drawn_records_are_plausible(seed: int, today: date, count: int) -> None
 
 
 @pytest.mark.django_db
-def test_the_default_demo_has_patients_to_screen() -> None:
+def test_the_default_demo_has_patients_to_screen(catalogue: None) -> None:
     build_demo(seed=DEFAULT_SEED, patients=DEFAULT_PATIENTS, today=TODAY)
     week_ago = TODAY - timedelta(days=7)
     nsaid_names = [n for n, atc in ATC_BY_NAME.items() if atc.startswith(NSAID_ATC_PREFIXES)]
@@ -224,7 +256,7 @@ def test_the_default_demo_has_patients_to_screen() -> None:
 
 
 @pytest.mark.django_db
-def test_ages_are_within_range_and_emails_on_reserved_domains() -> None:
+def test_ages_are_within_range_and_emails_on_reserved_domains(catalogue: None) -> None:
     build_demo(seed=3, patients=200, today=TODAY)
     for patient in Patient.objects.all():
         assert MIN_AGE <= patient.age_on(TODAY) <= MAX_AGE
@@ -238,7 +270,7 @@ def test_ages_are_within_range_and_emails_on_reserved_domains() -> None:
 
 
 @pytest.mark.django_db
-def test_two_clinics_with_staff_of_every_role_and_authenticators() -> None:
+def test_two_clinics_with_staff_of_every_role_and_authenticators(catalogue: None) -> None:
     build_demo(seed=7, patients=30, today=TODAY)
     clinics = list(Clinic.objects.order_by("slug"))
     assert [c.time_zone for c in clinics] == ["Europe/Paris", "Europe/London"]
@@ -252,7 +284,9 @@ def test_two_clinics_with_staff_of_every_role_and_authenticators() -> None:
 
 
 @pytest.mark.django_db
-def test_every_practitioner_has_a_verified_licence_one_expiring_one_expired() -> None:
+def test_every_practitioner_has_a_verified_licence_one_expiring_one_expired(
+    catalogue: None,
+) -> None:
     build_demo(seed=7, patients=0, today=TODAY)
     practitioners = User.objects.filter(role=Role.PRACTITIONER)
     assert practitioners.count() == 5
@@ -307,3 +341,63 @@ def test_small_demos_still_have_one_condition_of_each_kind() -> None:
     }
     assert [a.substance for a in make_allergies(stream(3, "allergies"), patients)] == ["Lidocaine"]
     assert make_conditions(stream(3, "conditions"), [], TODAY, {}) == []
+
+
+LIBRARY_INDICATIONS = ("localised-fat", "cellulite", "dull-skin", "pigmentation", "alopecia")
+
+
+@pytest.mark.django_db
+def test_each_clinic_has_a_formula_library_with_lot_history(catalogue: None) -> None:
+    build_demo(seed=DEFAULT_SEED, patients=DEFAULT_PATIENTS, today=TODAY)
+    for clinic in Clinic.objects.all():
+        formulas = Formula.objects.filter(clinic=clinic)
+        for code in LIBRARY_INDICATIONS:
+            authors = set(formulas.filter(indications__code=code).values_list("author", flat=True))
+            assert len(authors) >= 2, (clinic.slug, code)
+        contents = {
+            f.name: {line.ingredient.name for line in services.composition(f.current_version)}
+            for f in formulas
+        }
+        hair = [contents[f.name] for f in formulas.filter(indications__code="alopecia")]
+        assert any({"Minoxidil"} <= names for names in hair)
+        assert any("Saw palmetto extract" in names and "Minoxidil" not in names for names in hair)
+        face = [contents[f.name] for f in formulas.filter(indications__code="dull-skin")]
+        assert any({"Hyaluronic acid", "Ascorbic acid"} <= names for names in face)
+
+        products = Product.objects.filter(clinic=clinic)
+        assert all(p.regulatory_status and p.manufacturer for p in products)
+        lots = Lot.objects.filter(product__clinic=clinic)
+        assert all(lot.received_on < TODAY for lot in lots)
+        near = [lot for lot in lots if TODAY <= lot.expiry_date <= TODAY + timedelta(days=30)]
+        assert len(near) == 1 and near[0].status == LotStatus.ACTIVE
+
+        [recalled] = lots.filter(status=LotStatus.RECALLED)
+        assert recalled.status_reason
+        uses = LotUse.objects.filter(lot=recalled)
+        assert uses and all(use.reference == HISTORY_REFERENCE for use in uses)
+        assert all(use.used_on.date() < TODAY for use in uses)
+        contacts = RecallContact.objects.filter(lot=recalled)
+        assert {c.patient_id for c in contacts} == {use.patient_id for use in uses}
+
+        [edited] = [f for f in formulas if f.versions.count() == 2]
+        first, second = edited.versions.order_by("number")
+        assert first.is_used and first.lot_uses.exists() and not second.is_used
+        assert services.components_of(first) != services.components_of(second)
+
+
+@pytest.mark.django_db
+def test_a_demo_without_patients_still_has_its_library(catalogue: None) -> None:
+    summary = build_demo(seed=3, patients=0, today=TODAY)
+    assert summary.formulas == Formula.objects.count() == 20
+    assert Lot.objects.filter(status=LotStatus.RECALLED).count() == 2
+    assert not LotUse.objects.exists() and not RecallContact.objects.exists()
+    assert FormulaVersion.objects.filter(number=2).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_demo_needs_the_catalogue() -> None:
+    with pytest.raises(MissingCatalogue, match="run `mesoclinic load_catalogue` first"):
+        build_demo(seed=3, patients=5, today=TODAY)
+    with pytest.raises(CommandError, match="needs the catalogue"):
+        call_command("seed_demo", patients=5)
+    assert not Clinic.objects.exists() and not User.objects.exists()

@@ -14,9 +14,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, demo_logins
 from mesoclinic.demo.generator import DEMO_CLINIC_SLUG
+from mesoclinic.formulas.models import Formula, Lot, LotUse
 from mesoclinic.patients.models import Medication, Patient
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 def seed_demo(*args: str, **options: object) -> str:
@@ -25,12 +26,15 @@ def seed_demo(*args: str, **options: object) -> str:
     return out.getvalue()
 
 
-def counts() -> tuple[int, int, int, int]:
+def counts() -> tuple[int, ...]:
     return (
         Clinic.objects.count(),
         User.objects.count(),
         Patient.objects.count(),
         Medication.objects.count(),
+        Formula.objects.count(),
+        Lot.objects.count(),
+        LotUse.objects.count(),
     )
 
 
@@ -42,6 +46,7 @@ def test_patients_option_gives_that_many_patients_across_both_clinics() -> None:
     assert (clinic.patients.count(), london.patients.count()) == (11, 6)
     assert (clinic.time_zone, london.time_zone) == ("Europe/Paris", "Europe/London")
     assert "17 patients" in output and "seed 5" in output
+    assert f"{Formula.objects.count()} formulas" in output
 
 
 def test_today_option_sets_the_reference_day() -> None:
@@ -60,7 +65,7 @@ def test_running_twice_changes_nothing() -> None:
 def test_negative_patients_is_refused() -> None:
     with pytest.raises(CommandError):
         seed_demo(patients=-1)
-    assert counts() == (0, 0, 0, 0)
+    assert counts() == (0,) * 7
 
 
 def test_demo_logins_sign_in_with_their_role_and_clinic() -> None:

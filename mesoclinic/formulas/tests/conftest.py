@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from mesoclinic.catalogue.models import IngredientClass
 from mesoclinic.clinics.models import User
 from mesoclinic.formulas import services
 from mesoclinic.formulas.models import Formula, Ingredient, Lot, Presentation, Product
@@ -30,25 +29,20 @@ class Ingredients:
     lidocaine: Ingredient
 
 
-def shared(code: str, name: str, *synonyms: str, prescriber: bool = False) -> Ingredient:
-    return services.add_ingredient(
-        clinic=None,
-        name=name,
-        ingredient_class=IngredientClass.objects.get(code=code),
-        synonyms=synonyms,
-        needs_prescriber=prescriber,
-        actor=None,
-    )
+def shared(name: str) -> Ingredient:
+    return Ingredient.objects.get(clinic__isnull=True, name=name)
 
 
 @pytest.fixture
 def ingredients(catalogue: None) -> Ingredients:
+    """Shared ingredients of data/ingredients.toml, which the catalogue loads; the tests
+    rely on some of their synonyms (PPC, lecithin, Lignocaine, Xylocaïne, Levocarnitine)."""
     return Ingredients(
-        phosphatidylcholine=shared("other", "Phosphatidylcholine", "PPC", "lecithin"),
-        deoxycholate=shared("other", "Sodium deoxycholate", "Deoxycholic acid", "DOC"),
-        carnitine=shared("amino-acids", "L-carnitine", "Levocarnitine"),
-        hyaluronic_acid=shared("other", "Hyaluronic acid", "Sodium hyaluronate"),
-        lidocaine=shared("drug", "Lidocaine", "Lignocaine", "Xylocaïne", prescriber=True),
+        phosphatidylcholine=shared("Phosphatidylcholine"),
+        deoxycholate=shared("Sodium deoxycholate"),
+        carnitine=shared("L-carnitine"),
+        hyaluronic_acid=shared("Hyaluronic acid"),
+        lidocaine=shared("Lidocaine"),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from mesoclinic.demo.formulas import MissingCatalogue
 from mesoclinic.demo.generator import (
     DEFAULT_PATIENTS,
     DEFAULT_SEED,
@@ -26,8 +27,8 @@ def _day(value: str) -> date:
 
 class Command(BaseCommand):
     help = (
-        "Build the demo clinic with its staff and patients. Once only: when the demo clinic "
-        "exists it says so and changes nothing."
+        "Build the demo clinics with their staff, patients and formula library (the catalogue "
+        "must be loaded). Once only: when the demo clinic exists it says so and changes nothing."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -63,6 +64,9 @@ class Command(BaseCommand):
                 )
             else:
                 today = options["today"] or demo_today()
-                message = str(build_demo(options["seed"], options["patients"], today))
+                try:
+                    message = str(build_demo(options["seed"], options["patients"], today))
+                except MissingCatalogue as exc:
+                    raise CommandError(str(exc)) from exc
         if options["verbosity"] >= 1:
             self.stdout.write(message)
