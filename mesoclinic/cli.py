@@ -24,6 +24,7 @@ Any other COMMAND is a Django management command, for example:
   mesoclinic migrate         apply database migrations
   mesoclinic load_catalogue  load or update the reference catalogue
   mesoclinic seed_demo       build the demo clinic (--seed, --patients)
+  mesoclinic worker          send due reminders by email until stopped (--once)
   mesoclinic check --deploy  check production settings
   mesoclinic help            list every management command
 

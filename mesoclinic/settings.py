@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "mesoclinic.patients",
     "mesoclinic.formulas",
     "mesoclinic.courses",
+    "mesoclinic.reminders",
+    "mesoclinic.calendars",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

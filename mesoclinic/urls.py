@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from mesoclinic import views
 from mesoclinic.api.urls import api_urls
+from mesoclinic.calendars import views as calendar_views
 from mesoclinic.clinics.permissions import Perm, include_requiring
 
 urlpatterns = [
@@ -14,6 +15,11 @@ urlpatterns = [
     path("clinic/", include("mesoclinic.clinics.urls")),
     path("patients/", include("mesoclinic.patients.urls")),
     path("formulas/", include("mesoclinic.formulas.urls")),
+    path("reminders/", include("mesoclinic.reminders.urls")),
+    path("courses/", include("mesoclinic.courses.urls")),
+    path("calendars/", include("mesoclinic.calendars.urls")),
+    # Public: calendar apps cannot sign in, the secret in the URL is the credential.
+    path("calendar/<str:token>.ics", calendar_views.feed, name="calendar-feed"),
     path(
         "catalogue/", include(include_requiring("mesoclinic.catalogue.urls", Perm.CATALOGUE_VIEW))
     ),

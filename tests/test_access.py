@@ -13,10 +13,10 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pytest
@@ -30,17 +30,30 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja.utils import normalize_path
 
 from mesoclinic.api.api import api
-from mesoclinic.catalogue.models import IngredientClass
+from mesoclinic.catalogue.models import (
+    Direction,
+    Indication,
+    IngredientClass,
+    OutcomeScale,
+    Protocol,
+    ScaleKind,
+)
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
 from mesoclinic.clinics.permissions import ROLE_PERMISSIONS, Perm
 from mesoclinic.clinics.testing import create_user, sign_in
+from mesoclinic.courses import booking, plans
+from mesoclinic.courses.models import Leave, MaintenanceRecall, Room, WorkingHours
+from mesoclinic.courses.testing import make_bookable
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
 from mesoclinic.patients.models import Allergy, Condition, ConditionKind, Medication, Patient
+from mesoclinic.reminders.testing import failed_reminder
 
 # Views anyone may open, signed in or not. Everything else must declare a permission.
-PUBLIC_VIEWS = {"login", "logout", "health"}
+# A calendar feed is read by calendar apps, which cannot sign in: the secret in its URL is
+# the credential (mesoclinic/calendars/tests).
+PUBLIC_VIEWS = {"login", "logout", "health", "calendar-feed"}
 # The API's own pages: its description (which holds no clinic data) and its root.
 PUBLIC_API_PAGES = {"api:openapi-json", "api:openapi-view", "api:api-root"}
 API_NAMESPACE = "api"
@@ -171,6 +184,16 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^formulas:lot", "pk", "lot"),
     (r"^formulas:contact$", "pk", "contact"),
     (r"^formulas:", "patient_pk", "patient"),
+    (r"^calendars:", "patient_pk", "patient"),
+    (r"^calendars:", "plan_pk", "plan"),
+    (r"^courses:", "patient_pk", "patient"),
+    (r"^courses:plan", "pk", "plan"),
+    (r"^courses:appointment", "pk", "appointment"),
+    (r"^courses:room", "pk", "room"),
+    (r"^courses:hours", "pk", "hours"),
+    (r"^courses:leave", "pk", "leave"),
+    (r"^courses:recall", "pk", "recall"),
+    (r"^reminders:", "pk", "reminder"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -191,6 +214,11 @@ PARAM_TARGETS = {
     "contact_id": "contact",
     # Numbered within its formula, which the same path names by id.
     "version_number": "version-number",
+    "formula_version_id": "version",
+    "plan_id": "plan",
+    "appointment_id": "appointment",
+    "reminder_id": "reminder",
+    "room_id": "room",
 }
 # (API path pattern, path parameter) -> the object it names on those paths, where that is not
 # the one PARAM_TARGETS gives.
@@ -204,6 +232,9 @@ PATH_PARAM_TARGETS: list[tuple[str, str, str]] = [
 FIELD_SAMPLES: dict[str, Any] = {
     "contents": [{"ingredient_id": None, "concentration": "0.5", "unit": "%"}],
     "components": [{"product_id": None, "volume_ml": "0.5"}],
+    "minutes": 30,
+    # The plan's second session, 14 days after the first (clinic_objects).
+    "proposals": [{"session_number": 2, "starts_at": "2026-01-05T10:00:00Z"}],
 }
 # Objects that belong to no clinic: naming them proves nothing about scoping.
 SHARED_TARGETS = {"catalogue-section", "version-number"}
@@ -290,6 +321,62 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
             used, patient, Decimal(2), timezone.now(), practitioner, formula_version=version
         )
     formulas.recall_lot(recalled, "Manufacturer recall.", practitioner)
+    make_bookable(practitioner, practitioner)
+    room = Room.objects.create(clinic=clinic, name="Room 1")
+    plan = plans.create_plan(
+        patient=patient,
+        indication=_catalogue_entry(
+            Indication,
+            "cellulite",
+            primary_scale=_catalogue_entry(
+                OutcomeScale,
+                "cellulite-grade",
+                kind=ScaleKind.ORDINAL,
+                min_value=0,
+                max_value=3,
+                step=1,
+                direction=Direction.LOWER_IS_BETTER,
+            ),
+        ),
+        practitioner=practitioner,
+        protocol=_catalogue_entry(
+            Protocol,
+            "default",
+            sessions_min=6,
+            sessions_max=8,
+            interval_days=14,
+            interval_tolerance_days=3,
+            session_minutes=30,
+            anaesthetic_cream_optional=True,
+            maintenance_per_year_min=1,
+            maintenance_per_year_max=2,
+        ),
+        actor=practitioner,
+    )
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, time(10), tzinfo=clinic.tz)
+
+    # Attended, so that the plan can complete; FIELD_SAMPLES books its second session.
+    first = booking.book(
+        patient=patient,
+        practitioner=practitioner,
+        starts_at=at(date(2025, 12, 22)),
+        minutes=30,
+        plan=plan,
+        session_number=1,
+        actor=practitioner,
+    )
+    booking.record_attended(first, practitioner)
+    # Outside the course and in the past: it can be moved, cancelled, attended or missed.
+    appointment = booking.book(
+        patient=patient,
+        practitioner=practitioner,
+        starts_at=at(date(2025, 12, 1)),
+        minutes=30,
+        room=room,
+        actor=practitioner,
+    )
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -307,7 +394,29 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         "version": version.pk,
         "version-number": version.number,
         "contact": formulas.recall_contacts(recalled).get().pk,
+        "room": room.pk,
+        "plan": plan.pk,
+        "appointment": appointment.pk,
+        "hours": WorkingHours.objects.get(practitioner=practitioner, weekday=0, starts=time(9)).pk,
+        "leave": Leave.objects.create(
+            practitioner=practitioner, starts_on=date(2099, 8, 1), ends_on=date(2099, 8, 15)
+        ).pk,
+        # Made by hand: completing the plan would close it to the booking operations.
+        "recall": MaintenanceRecall.objects.create(plan=plan, due_on=date(2026, 12, 22)).pk,
+        "reminder": failed_reminder(practitioner).pk,
     }
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _catalogue_entry(model: type[M], code: str, **fields: Any) -> M:
+    """The catalogue entry of this code, made up when the catalogue is not loaded."""
+    entry, _ = model._default_manager.get_or_create(
+        code=code,
+        defaults={"label": code, "description": "", "source": "", "data_version": 1, **fields},
+    )
+    return entry
 
 
 def route_url(route: Route, objects: dict[str, Any]) -> str:
@@ -340,7 +449,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     refusal is allowed, and the log is append-only anyway."""
     tables: dict[str, list[dict[str, Any]]] = {}
     kinds: list[type[models.Model]] = [TOTPDevice]
-    for label in ("clinics", "patients", "formulas"):
+    for label in ("clinics", "patients", "formulas", "courses", "calendars", "reminders"):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
     for model in kinds:
         if model is not AuditEvent:
@@ -513,9 +622,13 @@ def test_every_api_url_is_one_of_the_operations_checked_here() -> None:
             assert _shape(pattern.route) in operation_paths, pattern.route
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC_VIEWS - {"logout"}))
+@pytest.mark.parametrize("name", sorted(PUBLIC_VIEWS - {"logout", "calendar-feed"}))
 def test_the_public_views_open_without_signing_in(db: None, client: Client, name: str) -> None:
     assert client.get(reverse(name)).status_code == 200
+
+
+def test_a_calendar_feed_without_its_secret_is_not_found(db: None, client: Client) -> None:
+    assert client.get(reverse("calendar-feed", args=["cal_unknown"])).status_code == 404
 
 
 # --- b. No member of clinic A reaches an object of clinic B ----------------------------------

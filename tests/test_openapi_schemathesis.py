@@ -4,8 +4,8 @@ The schema is the one the application serves at /api/v1/openapi.json, loaded thr
 application in-process. For every operation, schemathesis generates requests (valid and
 invalid) and sends them as alice, the administrator of clinic A, with an API token, into a
 database holding the catalogue, a few of her patients with medications, allergies and
-conditions, a licence of each clinic, spare API tokens, and a patient of clinic B. Every
-response must:
+conditions, a licence of each clinic, spare API tokens, and a patient of clinic B; in each
+clinic a room and a course plan with an attended and a booked session. Every response must:
 
 - not be a server error (5xx);
 - have a status code the schema documents for the operation;
@@ -23,9 +23,10 @@ document the 401 it answers with.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -47,19 +48,27 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mesoclinic.catalogue.models import IngredientClass
+from mesoclinic.catalogue.models import Indication, IngredientClass, Protocol
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.testing import create_user
+from mesoclinic.courses import booking, plans
+from mesoclinic.courses.models import Room
+from mesoclinic.courses.testing import make_bookable
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
 from mesoclinic.patients import services
 from mesoclinic.patients.models import ConditionKind, Patient, Sex
+from mesoclinic.reminders.testing import failed_reminder
 
 API_SCHEMA_PATH = "/api/v1/openapi.json"
 MAX_EXAMPLES = 25
 
-app = get_wsgi_application()
+# Built at import, before the suite collects static files into a directory of its own, so
+# WhiteNoise's warning that the configured directory does not exist yet is expected here.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    app = get_wsgi_application()
 # Reading the schema touches no database: it is served to anonymous callers.
 schema = schemathesis.openapi.from_wsgi(API_SCHEMA_PATH, app)
 
@@ -141,6 +150,48 @@ def _formulary(clinic: Clinic, actor: User, patient: Patient) -> dict[str, int]:
     }
 
 
+def _schedule(practitioner: User, verifier: User, patient: Patient) -> dict[str, int]:
+    """A bookable practitioner, a room and a course plan whose first session was attended and
+    second is booked, and an appointment outside the course."""
+    make_bookable(practitioner, verifier)
+    room = Room.objects.create(clinic=patient.clinic, name="Room 1")
+    plan = plans.create_plan(
+        patient=patient,
+        indication=Indication.objects.get(code="cellulite"),
+        practitioner=practitioner,
+        protocol=Protocol.objects.get(code="default"),
+        actor=practitioner,
+    )
+    tz = patient.clinic.tz
+    sessions = [
+        booking.book(
+            patient=patient,
+            practitioner=practitioner,
+            starts_at=datetime.combine(day, time(10), tzinfo=tz),
+            minutes=plan.session_minutes,
+            room=room,
+            plan=plan,
+            session_number=number,
+            actor=practitioner,
+        )
+        for number, day in ((1, date(2026, 1, 5)), (2, date(2026, 1, 19)))
+    ]
+    booking.record_attended(sessions[0], practitioner)
+    other = booking.book(
+        patient=patient,
+        practitioner=practitioner,
+        starts_at=datetime.combine(date(2026, 1, 6), time(11), tzinfo=tz),
+        minutes=30,
+        actor=practitioner,
+    )
+    return {
+        "plan_id": plan.pk,
+        "appointment_id": other.pk,
+        "session_id": sessions[1].pk,
+        "room_id": room.pk,
+    }
+
+
 @pytest.fixture(autouse=True)
 def keep_test_connection() -> Iterator[None]:
     """The WSGI handler closes the database connection at the end of each request, which on
@@ -195,6 +246,7 @@ def world(
         valid_from=date(2020, 1, 1),
     )
     own, others = _formulary(clinic_a, alice, first), _formulary(clinic_b, bob, other_clinic)
+    own_schedule, other_schedule = _schedule(pat, alice, first), _schedule(bea, bob, other_clinic)
     auth_token, key = tokens.create_token(alice, "schemathesis")
     spare_token, _ = tokens.create_token(alice, "spare")
     bobs_token, _ = tokens.create_token(bob, "bob's")
@@ -212,6 +264,11 @@ def world(
             "formula_id": [own["formula_id"], others["formula_id"]],
             "contact_id": [own["contact_id"], others["contact_id"]],
             "version_number": [1, 2],
+            "plan_id": [own_schedule["plan_id"], other_schedule["plan_id"]],
+            "appointment_id": [own_schedule[name] for name in ("appointment_id", "session_id")]
+            + [other_schedule["appointment_id"]],
+            "room_id": [own_schedule["room_id"], other_schedule["room_id"]],
+            "reminder_id": [failed_reminder(pat).pk, failed_reminder(bea).pk],
         },
     )
 

@@ -11,8 +11,10 @@ from mesoclinic.catalogue.api import router as catalogue_router
 from mesoclinic.clinics.api import router as clinics_router
 from mesoclinic.clinics.permissions import Perm, api_router_requires
 from mesoclinic.clinics.tokens import TokenAuth
+from mesoclinic.courses.api import appointments_router, courses_router
 from mesoclinic.formulas.api import router as formulas_router
 from mesoclinic.patients.api import router as patients_router
+from mesoclinic.reminders.api import router as reminders_router
 
 
 class ErrorOut(Schema):
@@ -95,3 +97,6 @@ api.add_router("/catalogue/", catalogue_router)
 api.add_router("/clinic/", clinics_router)
 api.add_router("/patients/", patients_router)
 api.add_router("/formulas/", formulas_router)
+api.add_router("/reminders/", reminders_router)
+api.add_router("/courses/", courses_router)
+api.add_router("/appointments/", appointments_router)

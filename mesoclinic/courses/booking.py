@@ -141,20 +141,25 @@ def _days_by_closeness(target: date, low: date, high: date) -> list[date]:
 
 
 def propose_course(plan: CoursePlan, start_on: date, *, room: Room | None = None) -> list[Proposal]:
-    """Slots for the plan's sessions not yet booked: the first on or after ``start_on`` (or
-    after the last booked session), each next one ``interval_days`` after the previous as
-    nearly as the practitioner's days allow, never outside the tolerance. Raises a
+    """Slots for the plan's sessions not held by a booking: the first on or after
+    ``start_on``, each next one ``interval_days`` after the previous as nearly as the
+    practitioner's days allow, never outside the tolerance, and a session between two held
+    ones (say, a cancelled session 3) within the tolerance of both. Raises a
     ``ValidationError`` naming the first session that finds no slot."""
     tz = plan.clinic.tz
     practitioner = plan.practitioner
-    booked = plan.appointments.filter(_holding(), session_number__isnull=False).order_by(
-        "session_number"
-    )
-    last = booked.last()
-    booked_count = (last.session_number or 0) if last is not None else 0
-    previous_day = timezone.localdate(last.starts_at, tz) if last is not None else None
+    held = {
+        appointment.session_number: timezone.localdate(appointment.starts_at, tz)
+        for appointment in plan.appointments.filter(_holding(), session_number__isnull=False)
+    }
+    low = plan.interval_days - plan.tolerance_days
+    high = plan.interval_days + plan.tolerance_days
+    previous_day: date | None = None
     proposals: list[Proposal] = []
-    for number in range(booked_count + 1, plan.sessions_planned + 1):
+    for number in range(1, plan.sessions_planned + 1):
+        if number in held:
+            previous_day = held[number]
+            continue
         if previous_day is None:
             window = [start_on + timedelta(days=n) for n in range(FIRST_SESSION_SEARCH_DAYS)]
         else:
@@ -164,9 +169,13 @@ def propose_course(plan: CoursePlan, start_on: date, *, room: Room | None = None
                 target - timedelta(days=plan.tolerance_days),
                 target + timedelta(days=plan.tolerance_days),
             )
+        later = [day for n, day in held.items() if n is not None and n > number]
+        next_day = min(later) if later else None
         found = None
         for day in window:
             if day < start_on:
+                continue
+            if next_day is not None and not low <= (next_day - day).days <= high:
                 continue
             found = next(free_slots(practitioner, day, plan.session_minutes, room=room), None)
             if found is not None:
@@ -244,6 +253,10 @@ def book(
     """Book one appointment, or refuse with the reason and book nothing."""
     clinic = patient.clinic
     ends_at = starts_at + timedelta(minutes=minutes)
+    if plan is not None and plan.patient_id != patient.pk:
+        raise ValidationError("That course plan is another patient's.")
+    if room is not None and not room.active:
+        raise ValidationError(f"{room} is no longer in use.")
     try:
         with transaction.atomic():
             # Checked inside the transaction: on SQLite it holds the write lock from its

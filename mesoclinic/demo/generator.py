@@ -23,6 +23,7 @@ from faker import Faker
 from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS, totp_key
+from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
 from mesoclinic.demo.formulas import build_formulas, require_catalogue
 from mesoclinic.patients.models import (
@@ -121,6 +122,9 @@ class DemoSummary:
     products: int
     lots: int
     formulas: int
+    rooms: int
+    course_plans: int
+    appointments: int
 
     @property
     def clinic(self) -> Clinic:
@@ -132,8 +136,9 @@ class DemoSummary:
             f"Built the demo clinics {names}: {self.staff} staff, {self.licences} licences, "
             f"{self.patients} patients, {self.medications} medications, "
             f"{self.allergies} allergies, {self.conditions} conditions, "
-            f"{self.products} products, {self.lots} lots, {self.formulas} formulas "
-            f"(seed {self.seed}, today {self.today.isoformat()})."
+            f"{self.products} products, {self.lots} lots, {self.formulas} formulas, "
+            f"{self.rooms} rooms, {self.course_plans} course plans, "
+            f"{self.appointments} appointments (seed {self.seed}, today {self.today.isoformat()})."
         )
 
 
@@ -181,13 +186,23 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         make_conditions(stream(seed, "conditions"), saved_patients, today, areas),
         batch_size=BATCH_SIZE,
     )
+    # No demo history or course for them: screening would have stopped or changed their
+    # sessions.
+    excluded = {a.patient_id for a in allergies} | {c.patient_id for c in conditions}
     library = build_formulas(
         [stream(seed, "formulas"), stream(seed, "formulas:london")],
         [paris, london],
         staff,
         saved_patients,
-        # No demo history for them: screening would have stopped or changed their sessions.
-        excluded={a.patient_id for a in allergies} | {c.patient_id for c in conditions},
+        excluded=excluded,
+        today=today,
+    )
+    schedule = build_courses(
+        [stream(seed, "courses"), stream(seed, "courses:london")],
+        [paris, london],
+        staff,
+        saved_patients,
+        excluded=excluded,
         today=today,
     )
     return DemoSummary(
@@ -203,6 +218,9 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         products=library.products,
         lots=library.lots,
         formulas=library.formulas,
+        rooms=schedule.rooms,
+        course_plans=schedule.plans,
+        appointments=schedule.appointments,
     )
 
 

@@ -78,6 +78,9 @@ def _detail(
         "can_erase": has_perm(request.user, Perm.PATIENT_ERASE, request),
         "can_audit": has_perm(request.user, Perm.AUDIT_VIEW, request),
         "can_trace": has_perm(request.user, Perm.LOT_TRACE, request),
+        "can_view_courses": has_perm(request.user, Perm.COURSE_VIEW, request),
+        "can_plan_course": has_perm(request.user, Perm.COURSE_PLAN, request),
+        "can_manage_feed": has_perm(request.user, Perm.BOOKING_MANAGE, request),
         **forms,
     }
     return render(request, "patients/detail.html", context, status=400 if bound else 200)

@@ -425,3 +425,18 @@ def test_fifty_parallel_bookings_of_one_slot_give_exactly_one(catalogue: None) -
         for o in refusals
     ), set(refusals)
     assert Appointment.objects.filter(starts_at=slot).count() == 1
+
+
+def test_a_cancelled_session_between_booked_ones_is_proposed_again_between_them(
+    plan: CoursePlan, bookable_pat: User
+) -> None:
+    sessions = booking.book_course(
+        plan, booking.propose_course(plan, date(2026, 10, 12)), bookable_pat
+    )
+    booking.cancel_appointment(sessions[2], "Patient ill", bookable_pat)
+    [again] = booking.propose_course(plan, date(2026, 10, 12))
+    assert again.session_number == 3
+    day = again.starts_at.astimezone(PARIS).date()
+    assert 11 <= (day - date(2026, 10, 26)).days <= 17
+    assert 11 <= (date(2026, 11, 23) - day).days <= 17
+    booking.book_course(plan, [again], bookable_pat)

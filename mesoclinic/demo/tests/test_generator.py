@@ -19,6 +19,15 @@ from hypothesis import strategies as st
 from mesoclinic.clinics.licences import licence_check
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.services import licence_alerts
+from mesoclinic.courses.models import (
+    Appointment,
+    ConcurrentTreatment,
+    CoursePlan,
+    Leave,
+    MaintenanceRecall,
+    Room,
+    WorkingHours,
+)
 from mesoclinic.demo.accounts import totp_key
 from mesoclinic.demo.drugs import DRUGS
 from mesoclinic.demo.formulas import HISTORY_REFERENCE, MissingCatalogue
@@ -78,9 +87,18 @@ DEMO_MODELS: list[type[Model]] = [
     FormulaComponent,
     LotUse,
     RecallContact,
+    Room,
+    WorkingHours,
+    Leave,
+    CoursePlan,
+    CoursePlan.areas.through,
+    ConcurrentTreatment,
+    Appointment,
+    MaintenanceRecall,
 ]
 # Columns that differ between two builds of the same data: creation times, salted hashes,
-# and the moments services stamp with the clock (first use of a version, a recall, a call).
+# and the moments services stamp with the clock (first use of a version, a recall, a call,
+# the day a course is completed).
 VOLATILE_FIELDS = {
     "password",
     "last_login",
@@ -89,6 +107,7 @@ VOLATILE_FIELDS = {
     "used_at",
     "status_changed_at",
     "updated_at",
+    "completed_on",
 }
 ATC_BY_NAME = {name: drug.atc for drug in DRUGS for name in drug.names}
 NSAID_ATC_PREFIXES = ("M01A", "N02BA")

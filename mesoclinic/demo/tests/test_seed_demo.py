@@ -12,6 +12,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mesoclinic.clinics.models import Clinic, Role, User
+from mesoclinic.courses.models import Appointment, CoursePlan
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, demo_logins
 from mesoclinic.demo.generator import DEMO_CLINIC_SLUG
 from mesoclinic.formulas.models import Formula, Lot, LotUse
@@ -35,6 +36,8 @@ def counts() -> tuple[int, ...]:
         Formula.objects.count(),
         Lot.objects.count(),
         LotUse.objects.count(),
+        CoursePlan.objects.count(),
+        Appointment.objects.count(),
     )
 
 
@@ -47,6 +50,9 @@ def test_patients_option_gives_that_many_patients_across_both_clinics() -> None:
     assert (clinic.time_zone, london.time_zone) == ("Europe/Paris", "Europe/London")
     assert "17 patients" in output and "seed 5" in output
     assert f"{Formula.objects.count()} formulas" in output
+    assert f"{CoursePlan.objects.count()} course plans" in output
+    assert f"{Appointment.objects.count()} appointments" in output
+    assert CoursePlan.objects.exists()
 
 
 def test_today_option_sets_the_reference_day() -> None:
@@ -65,7 +71,7 @@ def test_running_twice_changes_nothing() -> None:
 def test_negative_patients_is_refused() -> None:
     with pytest.raises(CommandError):
         seed_demo(patients=-1)
-    assert counts() == (0,) * 7
+    assert counts() == (0,) * 9
 
 
 def test_demo_logins_sign_in_with_their_role_and_clinic() -> None:
