@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -55,8 +55,8 @@ class Proposal:
     room: Room | None
 
 
-def _instant(day: date, moment: object, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, moment, tzinfo=tz)  # type: ignore[arg-type]
+def _instant(day: date, moment: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, moment, tzinfo=tz)
 
 
 def day_unavailable(practitioner: User, day: date) -> str | None:
@@ -115,7 +115,9 @@ def free_slots(
 ) -> Iterator[tuple[datetime, datetime]]:
     """Every start on the quarter hour at which ``minutes`` fit on ``day`` in the
     practitioner's hours and clear of bookings of the practitioner and the room."""
-    tz = practitioner.clinic.tz  # type: ignore[union-attr]
+    if practitioner.clinic is None:
+        return
+    tz = practitioner.clinic.tz
     blocks = working_blocks(practitioner, day, tz)
     if not blocks:
         return
