@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "mesoclinic.courses",
     "mesoclinic.reminders",
     "mesoclinic.calendars",
+    "mesoclinic.screening",
+    "mesoclinic.consent",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

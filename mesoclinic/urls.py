@@ -18,6 +18,8 @@ urlpatterns = [
     path("reminders/", include("mesoclinic.reminders.urls")),
     path("courses/", include("mesoclinic.courses.urls")),
     path("calendars/", include("mesoclinic.calendars.urls")),
+    path("screening/", include("mesoclinic.screening.urls")),
+    path("consent/", include("mesoclinic.consent.urls")),
     # Public: calendar apps cannot sign in, the secret in the URL is the credential.
     path("calendar/<str:token>.ics", calendar_views.feed, name="calendar-feed"),
     path(

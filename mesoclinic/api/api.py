@@ -11,10 +11,12 @@ from mesoclinic.catalogue.api import router as catalogue_router
 from mesoclinic.clinics.api import router as clinics_router
 from mesoclinic.clinics.permissions import Perm, api_router_requires
 from mesoclinic.clinics.tokens import TokenAuth
+from mesoclinic.consent.api import router as consent_router
 from mesoclinic.courses.api import appointments_router, courses_router
 from mesoclinic.formulas.api import router as formulas_router
 from mesoclinic.patients.api import router as patients_router
 from mesoclinic.reminders.api import router as reminders_router
+from mesoclinic.screening.api import router as screening_router
 
 
 class ErrorOut(Schema):
@@ -100,3 +102,5 @@ api.add_router("/formulas/", formulas_router)
 api.add_router("/reminders/", reminders_router)
 api.add_router("/courses/", courses_router)
 api.add_router("/appointments/", appointments_router)
+api.add_router("/screening/", screening_router)
+api.add_router("/consents/", consent_router)

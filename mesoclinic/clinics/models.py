@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -16,6 +17,11 @@ from simple_history.models import HistoricalRecords
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Paris.")
+
+
+class PaperSize(models.TextChoices):
+    A4 = "a4", "A4"
+    LETTER = "letter", "US Letter"
 
 
 class Clinic(models.Model):
@@ -28,6 +34,20 @@ class Clinic(models.Model):
     email = models.EmailField(blank=True)
     time_zone = models.CharField(
         max_length=64, default="Europe/Paris", validators=[validate_time_zone]
+    )
+    # Published advice on stopping NSAIDs before injections ranges from two days to two
+    # weeks, so a clinic may set its own window; empty means the catalogue's.
+    precare_window_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text="Days before a session to avoid aspirin and other NSAIDs; empty: 7, the catalogue's.",
+    )
+    paper_size = models.CharField(
+        max_length=6,
+        choices=PaperSize.choices,
+        default=PaperSize.A4,
+        help_text="Paper the clinic prints consent forms and summaries on.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -49,6 +49,11 @@ class Perm(StrEnum):
     COURSE_PLAN = "course.plan"  # write, complete or stop a course plan
     BOOKING_MANAGE = "booking.manage"  # book, move, cancel; record attendance
     SCHEDULE_MANAGE = "schedule.manage"  # rooms, working hours and leave
+    CLINIC_SETTINGS = "clinic.settings"  # the clinic's own settings (pre-care window, paper)
+    SCREENING_RUN = "screening.run"  # run screening, check a patient in
+    SCREENING_OVERRIDE = "screening.override"  # override a block after review (practitioners)
+    CONSENT_VIEW = "consent.view"  # consent documents and their PDFs
+    CONSENT_MANAGE = "consent.manage"  # prepare, take a signature, record a withdrawal
 
 
 _SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
@@ -63,6 +68,9 @@ _STAFF = _SIGNED_IN | {
     Perm.LOT_TRACE,
     Perm.COURSE_VIEW,
     Perm.BOOKING_MANAGE,
+    Perm.SCREENING_RUN,
+    Perm.CONSENT_VIEW,
+    Perm.CONSENT_MANAGE,
 }
 # What only those who prescribe and inject (and the administrator) decide.
 _CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN}
@@ -77,10 +85,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.STAFF_MANAGE,
             Perm.LICENCE_MANAGE,
             Perm.SCHEDULE_MANAGE,
+            Perm.CLINIC_SETTINGS,
         }
         | _CLINICAL
     ),
-    Role.PRACTITIONER: frozenset(_STAFF | _CLINICAL | {Perm.PATIENT_EXPORT}),
+    # Overriding a screening block is a clinical judgement of the one who will inject.
+    Role.PRACTITIONER: frozenset(
+        _STAFF | _CLINICAL | {Perm.PATIENT_EXPORT, Perm.SCREENING_OVERRIDE}
+    ),
     Role.ASSISTANT: frozenset(_STAFF),
     # Patients act only in the portal, on their own record, through the portal's own checks.
     Role.PATIENT: frozenset(_SIGNED_IN),
