@@ -88,8 +88,8 @@ INSTALLED_APPS = [
     "mesoclinic.courses",
     "mesoclinic.reminders",
     "mesoclinic.calendars",
-    "mesoclinic.screening",
     "mesoclinic.consent",
+    "mesoclinic.screening",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

@@ -37,18 +37,24 @@ from mesoclinic.catalogue.models import (
     OutcomeScale,
     Protocol,
     ScaleKind,
+    ScreeningCheck,
+    ScreeningRule,
+    Severity,
+    SideEffect,
 )
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
 from mesoclinic.clinics.permissions import ROLE_PERMISSIONS, Perm
 from mesoclinic.clinics.testing import create_user, sign_in
+from mesoclinic.consent.testing import plan_consents
 from mesoclinic.courses import booking, plans
-from mesoclinic.courses.models import Leave, MaintenanceRecall, Room, WorkingHours
+from mesoclinic.courses.models import Appointment, Leave, MaintenanceRecall, Room, WorkingHours
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
 from mesoclinic.patients.models import Allergy, Condition, ConditionKind, Medication, Patient
 from mesoclinic.reminders.testing import failed_reminder
+from mesoclinic.screening.models import Finding
 
 # Views anyone may open, signed in or not. Everything else must declare a permission.
 # A calendar feed is read by calendar apps, which cannot sign in: the secret in its URL is
@@ -194,6 +200,11 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^courses:leave", "pk", "leave"),
     (r"^courses:recall", "pk", "recall"),
     (r"^reminders:", "pk", "reminder"),
+    (r"^consent:", "plan_pk", "plan"),
+    (r"^consent:", "pk", "consent"),
+    (r"^screening:(appointment|check-in|run)$", "pk", "appointment"),
+    (r"^screening:override$", "pk", "finding"),
+    (r"^screening:prescription", "pk", "plan"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -219,12 +230,18 @@ PARAM_TARGETS = {
     "appointment_id": "appointment",
     "reminder_id": "reminder",
     "room_id": "room",
+    "document_id": "consent",
+    # Not an object: the code emailed to the patient for the "consent" draft.
+    "one_time_code": "consent-code",
+    "finding_id": "finding",
 }
 # (API path pattern, path parameter) -> the object it names on those paths, where that is not
 # the one PARAM_TARGETS gives.
 PATH_PARAM_TARGETS: list[tuple[str, str, str]] = [
     # Recall contacts exist on a recalled lot; the other lot operations act on an active one.
     (r"/lots/\{lot_id\}/contacts", "lot_id", "recalled-lot"),
+    # A withdrawal needs a signed consent; the other consent operations act on the draft.
+    (r"/consents/\{document_id\}/withdraw", "document_id", "consent-signed"),
 ]
 # A body field -> a valid value where the schema alone cannot give one (a list whose items
 # must name objects, a component that is a product or an ingredient but not both). Fields that
@@ -233,8 +250,12 @@ FIELD_SAMPLES: dict[str, Any] = {
     "contents": [{"ingredient_id": None, "concentration": "0.5", "unit": "%"}],
     "components": [{"product_id": None, "volume_ml": "0.5"}],
     "minutes": 30,
+    # An override needs a reason of some length; others take any.
+    "reason": "Reviewed with the patient and the record today.",
     # The plan's second session, 14 days after the first (clinic_objects).
     "proposals": [{"session_number": 2, "starts_at": "2026-01-05T10:00:00Z"}],
+    # The patient of clinic_objects, signing the consent draft.
+    "typed_name": "Jeanne Roux",
 }
 # Objects that belong to no clinic: naming them proves nothing about scoping.
 SHARED_TARGETS = {"catalogue-section", "version-number"}
@@ -266,7 +287,11 @@ def operation_target(operation: Operation, param: str) -> str:
 def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
     """One object of each clinic-owned kind, in ``clinic``, keyed as the tables above name them."""
     patient = Patient.objects.create(
-        clinic=clinic, given_name="Jeanne", family_name="Roux", date_of_birth=date(1980, 5, 4)
+        clinic=clinic,
+        given_name="Jeanne",
+        family_name="Roux",
+        date_of_birth=date(1980, 5, 4),
+        email="jeanne.roux@example.org",  # for the consent's one-time code
     )
     licence = Licence.objects.create(
         practitioner=practitioner,
@@ -377,6 +402,8 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         room=room,
         actor=practitioner,
     )
+    _catalogue_entry(SideEffect, "bruising", expected_course="Settles within a day.")
+    consents = plan_consents(plan, practitioner)
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -404,7 +431,36 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         # Made by hand: completing the plan would close it to the booking operations.
         "recall": MaintenanceRecall.objects.create(plan=plan, due_on=date(2026, 12, 22)).pk,
         "reminder": failed_reminder(practitioner).pk,
+        "consent": consents.draft.pk,
+        "consent-signed": consents.signed.pk,
+        "consent-code": consents.code,
+        "finding": _finding(first),
     }
+
+
+def _finding(appointment: Appointment) -> int:
+    """An overridable block on the session's screening at booking."""
+    rule = _catalogue_entry(
+        ScreeningRule,
+        "anticoagulant-or-antiplatelet",
+        severity=Severity.BLOCK,
+        check_kind=ScreeningCheck.DRUG_ONGOING,
+        parameters={"drug_classes": ["vitamin-k-antagonists"]},
+        overridable=True,
+        message="Blood thinners make bleeding likely.",
+        action="Review before going ahead.",
+    )
+    screening = appointment.screenings.get()
+    return Finding.objects.create(
+        screening=screening,
+        rule=rule,
+        severity=rule.severity,
+        overridable=True,
+        subject="medication:1",
+        evidence="Warfarin",
+        message=rule.message,
+        action=rule.action,
+    ).pk
 
 
 M = TypeVar("M", bound=models.Model)
@@ -449,7 +505,16 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     refusal is allowed, and the log is append-only anyway."""
     tables: dict[str, list[dict[str, Any]]] = {}
     kinds: list[type[models.Model]] = [TOTPDevice]
-    for label in ("clinics", "patients", "formulas", "courses", "calendars", "reminders"):
+    for label in (
+        "clinics",
+        "patients",
+        "formulas",
+        "courses",
+        "calendars",
+        "reminders",
+        "consent",
+        "screening",
+    ):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
     for model in kinds:
         if model is not AuditEvent:

@@ -5,7 +5,8 @@ application in-process. For every operation, schemathesis generates requests (va
 invalid) and sends them as alice, the administrator of clinic A, with an API token, into a
 database holding the catalogue, a few of her patients with medications, allergies and
 conditions, a licence of each clinic, spare API tokens, and a patient of clinic B; in each
-clinic a room and a course plan with an attended and a booked session. Every response must:
+clinic a room and a course plan with an attended and a booked session, and its consent
+documents (one signed, one draft). Every response must:
 
 - not be a server error (5xx);
 - have a status code the schema documents for the operation;
@@ -52,8 +53,9 @@ from mesoclinic.catalogue.models import Indication, IngredientClass, Protocol
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.testing import create_user
+from mesoclinic.consent.testing import plan_consents
 from mesoclinic.courses import booking, plans
-from mesoclinic.courses.models import Room
+from mesoclinic.courses.models import CoursePlan, Room
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
@@ -247,6 +249,11 @@ def world(
     )
     own, others = _formulary(clinic_a, alice, first), _formulary(clinic_b, bob, other_clinic)
     own_schedule, other_schedule = _schedule(pat, alice, first), _schedule(bea, bob, other_clinic)
+    # A signed consent and a draft of each clinic's course plan.
+    own_consents, other_consents = (
+        plan_consents(CoursePlan.objects.get(pk=schedule["plan_id"]), witness)
+        for schedule, witness in ((own_schedule, pat), (other_schedule, bea))
+    )
     auth_token, key = tokens.create_token(alice, "schemathesis")
     spare_token, _ = tokens.create_token(alice, "spare")
     bobs_token, _ = tokens.create_token(bob, "bob's")
@@ -268,6 +275,11 @@ def world(
             "appointment_id": [own_schedule[name] for name in ("appointment_id", "session_id")]
             + [other_schedule["appointment_id"]],
             "room_id": [own_schedule["room_id"], other_schedule["room_id"]],
+            "document_id": [
+                own_consents.draft.pk,
+                own_consents.signed.pk,
+                other_consents.draft.pk,
+            ],
             "reminder_id": [failed_reminder(pat).pk, failed_reminder(bea).pk],
         },
     )

@@ -22,7 +22,7 @@ from icalendar import Alarm, Calendar, Event, vDuration
 
 from mesoclinic.catalogue.models import PreCareRule
 from mesoclinic.clinics import audit
-from mesoclinic.clinics.models import AuditAction, Clinic, User
+from mesoclinic.clinics.models import NSAID_PRECARE_RULE, AuditAction, Clinic, User
 from mesoclinic.courses.models import (
     Appointment,
     AppointmentKind,
@@ -131,7 +131,11 @@ def _patient_event(appointment: Appointment, rules: list[PreCareRule], now: date
     event.add("description", description)
     if appointment.status == AppointmentStatus.BOOKED:
         for rule in rules:
-            event.add_component(_alarm(timedelta(days=rule.window_days), rule.patient_message))
+            # A clinic may set its own NSAID window; other rules keep the catalogue's.
+            days = (
+                clinic.nsaid_window_days() if rule.code == NSAID_PRECARE_RULE else rule.window_days
+            )
+            event.add_component(_alarm(timedelta(days=days), rule.message_for(days)))
         starts = timezone.localtime(appointment.starts_at, clinic.tz)
         event.add_component(
             _alarm(

@@ -115,6 +115,10 @@ class PreCareRuleOut(EntryOut):
     def resolve_drug_classes(obj: PreCareRule) -> list[str]:
         return [drug_class.code for drug_class in obj.drug_classes.all()]
 
+    @staticmethod
+    def resolve_patient_message(obj: PreCareRule) -> str:
+        return obj.message_for()
+
 
 class ProtocolOut(EntryOut):
     sessions_min: int

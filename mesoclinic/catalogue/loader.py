@@ -26,8 +26,10 @@ from django.utils import timezone
 
 from mesoclinic.catalogue import signals
 from mesoclinic.catalogue.models import (
+    CHECK_PARAMETERS,
     BodyArea,
     CatalogueEntry,
+    ConditionKind,
     DataFile,
     DrugClass,
     DrugName,
@@ -40,6 +42,8 @@ from mesoclinic.catalogue.models import (
     Protocol,
     ScaleKind,
     ScaleLevel,
+    ScreeningCheck,
+    ScreeningRule,
     SideEffect,
     normalise_name,
 )
@@ -220,6 +224,7 @@ FILES = {
     "body_areas.toml": "body_area",
     "outcome_scales.toml": "scale",
     "indications.toml": "indication",
+    "screening_rules.toml": "rule",
 }
 
 
@@ -281,6 +286,7 @@ class _Catalogue:
     scale_indications: dict[str, list[str]] = field(default_factory=dict)
     indications: dict[str, dict[str, Any]] = field(default_factory=dict)
     primary_scales: dict[str, str] = field(default_factory=dict)
+    screening_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _common(entry: Table) -> dict[str, Any]:
@@ -369,6 +375,7 @@ def _parse(files: dict[str, ParsedFile]) -> _Catalogue:
         cat.rule_classes[values["code"]] = classes
 
     _parse_body_areas(files["body_areas.toml"], cat)
+    _parse_screening_rules(files["screening_rules.toml"], cat)
 
     indication_codes = {entry.raw.get("code") for entry in files["indications.toml"].entries}
     _parse_scales(files["outcome_scales.toml"], cat, indication_codes)
@@ -386,6 +393,53 @@ def _parse(files: dict[str, ParsedFile]) -> _Catalogue:
         cat.indications[values["code"]] = values
         cat.primary_scales[values["code"]] = scale
     return cat
+
+
+# Parameters a screening rule may give, read as lists of strings except the pre-care rule.
+_LIST_PARAMETERS = ("drug_classes", "condition_kinds", "ingredients", "terms")
+
+
+def _parse_screening_rules(file: ParsedFile, cat: _Catalogue) -> None:
+    for entry in file.entries:
+        values = _common(entry)
+        for name in ("severity", "message", "action"):
+            values[name] = entry.text(name)
+        values["check_kind"] = entry.text("check")
+        values["overridable"] = entry.flag("overridable", required=True)
+        parameters: dict[str, Any] = {}
+        for name in _LIST_PARAMETERS:
+            if name in entry.raw:
+                parameters[name] = entry.texts(name)
+        if "precare_rule" in entry.raw:
+            parameters["precare_rule"] = entry.text("precare_rule")
+        values["parameters"] = parameters
+        _finish(entry, ScreeningRule, values)
+        needed = CHECK_PARAMETERS[ScreeningCheck(values["check_kind"])]
+        missing = sorted(needed - set(parameters))
+        if missing:
+            raise entry.error(f"check {values['check_kind']!r} needs {missing[0]!r}")
+        extra = sorted(set(parameters) - needed)
+        if extra:
+            raise entry.error(f"check {values['check_kind']!r} does not use {extra[0]!r}")
+        _check_refs(
+            entry,
+            "drug_classes",
+            parameters.get("drug_classes", []),
+            cat.drug_classes,
+            "drug_classes.toml",
+        )
+        if "precare_rule" in parameters:
+            _check_refs(
+                entry, "precare_rule", [parameters["precare_rule"]], cat.rules, "precare_rules.toml"
+            )
+        for kind in parameters.get("condition_kinds", []):
+            if kind not in ConditionKind.values:
+                raise entry.error(
+                    f"'condition_kinds' names {kind!r}, which is not one of {ConditionKind.values}"
+                )
+        if any(not item for name in _LIST_PARAMETERS for item in parameters.get(name, [])):
+            raise entry.error("a parameter list holds an empty string")
+        cat.screening_rules[values["code"]] = values
 
 
 def _parse_drug_classes(file: ParsedFile, cat: _Catalogue) -> None:
@@ -603,6 +657,7 @@ def _write(cat: _Catalogue, files: dict[str, ParsedFile]) -> LoadReport:
     )
 
     _write_body_areas(writer, cat, version("body_areas.toml"))
+    writer.sync(ScreeningRule, cat.screening_rules, version("screening_rules.toml"))
 
     scales = version("outcome_scales.toml")
     scale_pks = writer.sync(OutcomeScale, cat.scales, scales)

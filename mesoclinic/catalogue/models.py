@@ -297,5 +297,91 @@ class PreCareRule(CatalogueEntry):
     window_days = models.PositiveSmallIntegerField(
         help_text="Days before a session during which the drugs should not be taken."
     )
-    patient_message = models.TextField()
+    patient_message = models.TextField(help_text="{days} stands for the window in days.")
     drug_classes = models.ManyToManyField(DrugClass, related_name="precare_rules")
+
+    def message_for(self, days: int | None = None) -> str:
+        """The patient's message for a window of ``days`` (a clinic's own), else this rule's."""
+        return self.patient_message.replace("{days}", str(days or self.window_days))
+
+
+class ConditionKind(models.TextChoices):
+    """Kinds of condition a patient record holds; screening rules name them."""
+
+    PREGNANCY = "pregnancy", "Pregnancy"
+    BREASTFEEDING = "breastfeeding", "Breastfeeding"
+    MAY_BECOME_PREGNANT = "may_become_pregnant", "May become pregnant"
+    SKIN = "skin", "Skin condition (infection, wound, inflammatory disease)"
+    BLEEDING_DISORDER = "bleeding_disorder", "Bleeding or clotting disorder"
+    OTHER = "other", "Other"
+
+
+class Severity(models.TextChoices):
+    """How much a screening finding stops: ordered from most to least."""
+
+    BLOCK = "block", "Block"
+    WARN = "warn", "Warning"
+    INFORM = "inform", "Information"
+
+
+class ScreeningCheck(models.TextChoices):
+    """What a screening rule looks at. The rules engine (mesoclinic.screening.engine) has one
+    evaluator per check; a rule chooses one and gives its parameters."""
+
+    DRUG_TAKEN_IN_WINDOW = (
+        "drug-taken-in-window",
+        "A drug of the pre-care classes taken in its window",
+    )
+    DRUG_ONGOING = "drug-ongoing", "A drug of the given classes taken on the session date"
+    UNRESOLVED_DRUG = "unresolved-drug", "A medication not matched to any drug class"
+    CONDITION_ACTIVE = "condition-active", "A condition of the given kinds on the session date"
+    CONDITION_MENTIONS = "condition-mentions", "A condition whose description names a term"
+    ALLERGY_TO_FORMULA = "allergy-to-formula", "An allergy to an ingredient of the formula"
+    SKIN_AT_AREA = "skin-at-area", "A skin condition at a planned area"
+    PRESCRIPTION_MISSING = (
+        "prescription-missing",
+        "A prescription-only ingredient with no prescriber",
+    )
+    INGREDIENT_WITH_CONDITION = (
+        "ingredient-with-condition",
+        "Given ingredients with given conditions",
+    )
+    LICENCE = "licence", "The practitioner's licence on the session date"
+
+
+# The parameters each check needs (and the only ones it takes).
+CHECK_PARAMETERS: dict[str, set[str]] = {
+    ScreeningCheck.DRUG_TAKEN_IN_WINDOW: {"precare_rule"},
+    ScreeningCheck.DRUG_ONGOING: {"drug_classes"},
+    ScreeningCheck.UNRESOLVED_DRUG: set(),
+    ScreeningCheck.CONDITION_ACTIVE: {"condition_kinds"},
+    ScreeningCheck.CONDITION_MENTIONS: {"terms"},
+    ScreeningCheck.ALLERGY_TO_FORMULA: set(),
+    ScreeningCheck.SKIN_AT_AREA: set(),
+    ScreeningCheck.PRESCRIPTION_MISSING: set(),
+    ScreeningCheck.INGREDIENT_WITH_CONDITION: {"ingredients", "condition_kinds"},
+    ScreeningCheck.LICENCE: set(),
+}
+
+
+class ScreeningRule(CatalogueEntry):
+    """One thing checked before a session: which check, with what parameters, how severe,
+    and what staff read when it fires (why it matters, what to do)."""
+
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    check_kind = models.CharField(max_length=40, choices=ScreeningCheck.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    overridable = models.BooleanField(
+        help_text="A practitioner may go ahead after review, with a written reason."
+    )
+    message = models.TextField(help_text="Why this matters, in plain words.")
+    action = models.TextField(help_text="What to do when it fires.")
+
+    class Meta(CatalogueEntry.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(overridable=False) | models.Q(severity="block"),
+                name="catalogue_screening_override_only_blocks",
+                violation_error_message="Only a blocking rule can be overridden.",
+            )
+        ]

@@ -9,6 +9,7 @@ class ClinicsConfig(AppConfig):
     nav = (
         ("Staff", "clinics:staff", "staff.view"),
         ("Licences", "clinics:licences", "licence.view"),
+        ("Settings", "clinics:settings", "clinic.settings"),
         ("My account", "account:index", "account.self"),
     )
 

@@ -6,7 +6,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 
-from mesoclinic.clinics.models import Licence, User
+from mesoclinic.clinics.models import Clinic, Licence, User
 from mesoclinic.clinics.services import ASSIGNABLE_ROLES, validate_document
 
 ROLE_CHOICES = [(role.value, role.label) for role in ASSIGNABLE_ROLES]
@@ -69,3 +69,19 @@ class TokenForm(forms.Form):
     name = forms.CharField(
         max_length=100, help_text="What it is for, e.g. “practice laptop script”."
     )
+
+
+class ClinicSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Clinic
+        fields = [
+            "name",
+            "address",
+            "phone",
+            "email",
+            "time_zone",
+            "precare_window_days",
+            "paper_size",
+        ]
+        labels = {"precare_window_days": "NSAID stop window (days)"}
+        widgets = {"address": forms.Textarea(attrs={"rows": 3})}

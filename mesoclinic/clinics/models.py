@@ -19,6 +19,11 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Paris.")
 
 
+# The catalogue's pre-care rule for NSAIDs, and the window when the catalogue is not loaded.
+NSAID_PRECARE_RULE = "no-nsaids-before-session"
+DEFAULT_NSAID_WINDOW_DAYS = 7
+
+
 class PaperSize(models.TextChoices):
     A4 = "a4", "A4"
     LETTER = "letter", "US Letter"
@@ -63,6 +68,16 @@ class Clinic(models.Model):
 
     def today(self) -> date:
         return timezone.localdate(timezone=self.tz)
+
+    def nsaid_window_days(self) -> int:
+        """Days before a session to avoid aspirin and other NSAIDs: the clinic's own window,
+        else the catalogue's pre-care rule's."""
+        if self.precare_window_days:
+            return self.precare_window_days
+        from mesoclinic.catalogue.models import PreCareRule
+
+        rule = PreCareRule.objects.filter(code=NSAID_PRECARE_RULE, retired=False).first()
+        return rule.window_days if rule is not None else DEFAULT_NSAID_WINDOW_DAYS
 
 
 class Role(models.TextChoices):

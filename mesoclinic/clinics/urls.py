@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern] = [
         views.staff_reset_two_factor,
         name="staff-reset-two-factor",
     ),
+    path("settings/", views.clinic_settings, name="settings"),
     path("licences/", views.licence_list, name="licences"),
     path("licences/add/", views.licence_add, name="licence-add"),
     path("licences/<int:pk>/edit/", views.licence_edit, name="licence-edit"),

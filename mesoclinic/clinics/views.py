@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mesoclinic.clinics import audit, services, two_factor
-from mesoclinic.clinics.forms import LicenceForm, RoleForm, StaffCreateForm
+from mesoclinic.clinics.forms import ClinicSettingsForm, LicenceForm, RoleForm, StaffCreateForm
 from mesoclinic.clinics.licences import licence_check
 from mesoclinic.clinics.models import AuditAction, Licence, Role, User
 from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
@@ -209,4 +209,25 @@ def licence_document(request: HttpRequest, pk: int) -> FileResponse:
     audit.record(AuditAction.VIEW, request=request, obj=licence, document=True)
     return FileResponse(
         licence.document.open("rb"), filename=(licence.document.name or "").rsplit("/", 1)[-1]
+    )
+
+
+@requires(Perm.CLINIC_SETTINGS)
+def clinic_settings(request: HttpRequest) -> HttpResponse:
+    """The administrator's settings of their own clinic."""
+    clinic = signed_in_user(request).clinic
+    assert clinic is not None
+    form = ClinicSettingsForm(request.POST or None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        audit.record(
+            AuditAction.UPDATE, request=request, obj=clinic, fields=sorted(form.changed_data)
+        )
+        messages.success(request, "Clinic settings saved.")
+        return redirect("clinics:settings")
+    return render(
+        request,
+        "clinics/settings.html",
+        {"form": form, "clinic": clinic},
+        status=400 if form.errors else 200,
     )

@@ -277,7 +277,9 @@ def book(
                 created_by=actor,
             )
             audit.record(AuditAction.CREATE, request=request, actor=actor, obj=appointment)
-            appointment_changed.send(Appointment, appointment=appointment, change="booked")
+            appointment_changed.send(
+                Appointment, appointment=appointment, change="booked", actor=actor
+            )
     except IntegrityError as error:
         raise ValidationError(_integrity_message(error)) from None
     return appointment
@@ -400,7 +402,9 @@ def move_appointment(
                 moved_to=starts_at.isoformat(),
                 reason=appointment.move_reason,
             )
-            appointment_changed.send(Appointment, appointment=appointment, change="moved")
+            appointment_changed.send(
+                Appointment, appointment=appointment, change="moved", actor=actor
+            )
     except IntegrityError:
         raise ValidationError(TAKEN) from None
     return appointment
@@ -429,7 +433,9 @@ def _set_status(
             status=str(status),
             reason=reason,
         )
-        appointment_changed.send(Appointment, appointment=appointment, change=str(status))
+        appointment_changed.send(
+            Appointment, appointment=appointment, change=str(status), actor=actor
+        )
     return appointment
 
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
 from mesoclinic.clinics.models import Clinic, Role, User
+from mesoclinic.consent.models import ConsentDocument
 from mesoclinic.courses import booking, plans, rota
 from mesoclinic.courses.models import (
     Appointment,
@@ -39,6 +40,7 @@ from mesoclinic.courses.models import (
     Room,
     Weekday,
 )
+from mesoclinic.demo import consent as demo_consent
 from mesoclinic.demo.accounts import LONDON, PARIS
 from mesoclinic.formulas.models import Formula, FormulaVersion
 from mesoclinic.patients.models import Patient
@@ -234,6 +236,7 @@ class CourseCounts:
     rooms: int = 0
     plans: int = 0
     appointments: int = 0
+    consents: int = 0
 
 
 @dataclass
@@ -243,6 +246,8 @@ class _Clinic:
     today: date
     users: dict[str, User]
     rooms: list[Room]
+    # The first course booked is left unsigned: its check-in shows the chart cannot start.
+    left_unsigned: CoursePlan | None = None
 
     def user(self, role: Role) -> User:
         return next(u for u in self.users.values() if u.role == role)
@@ -304,6 +309,9 @@ def build_courses(
         counts.rooms += len(build.rooms)
         counts.plans += CoursePlan.objects.filter(clinic=clinic).count()
         counts.appointments += Appointment.objects.filter(clinic=clinic).count()
+        counts.consents += ConsentDocument.objects.filter(
+            clinic=clinic, signed_at__isnull=False
+        ).count()
     return counts
 
 
@@ -360,6 +368,11 @@ def _course(build: _Clinic, spec: CourseSpec, patient: Patient) -> None:
         )
     if spec.stage == "planned":
         return
+    consent = None
+    if spec.stage == "booked" and build.left_unsigned is None:
+        build.left_unsigned = plan
+    else:
+        consent = demo_consent.sign_on_the_tablet(rng, plan, front_desk)
     room = rng.choice(build.rooms)
     start = _first_session(build, spec, plan)
     if spec.practitioner == "dr.hughes" and spec.stage == "active":
@@ -373,6 +386,8 @@ def _course(build: _Clinic, spec: CourseSpec, patient: Patient) -> None:
     if spec.stage == "completed" and not plan.appointments.filter(status=AppointmentStatus.BOOKED):
         plans.complete_plan(plan, practitioner)
     elif spec.stage == "stopped":
+        if consent is not None:
+            demo_consent.withdraw(consent, front_desk)
         booking.stop_plan(plan, spec.stop_reason, practitioner)
 
 

@@ -26,6 +26,7 @@ from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS
 from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
 from mesoclinic.demo.formulas import build_formulas, require_catalogue
+from mesoclinic.demo.screening import build_screening
 from mesoclinic.patients.models import (
     Allergy,
     Condition,
@@ -125,6 +126,9 @@ class DemoSummary:
     rooms: int
     course_plans: int
     appointments: int
+    prescriptions: int
+    screenings: int
+    consents: int
 
     @property
     def clinic(self) -> Clinic:
@@ -138,7 +142,10 @@ class DemoSummary:
             f"{self.allergies} allergies, {self.conditions} conditions, "
             f"{self.products} products, {self.lots} lots, {self.formulas} formulas, "
             f"{self.rooms} rooms, {self.course_plans} course plans, "
-            f"{self.appointments} appointments (seed {self.seed}, today {self.today.isoformat()})."
+            f"{self.appointments} appointments, {self.prescriptions} prescriptions, "
+            f"{self.screenings} screenings of the coming fortnight, {self.consents} signed "
+            "consents "
+            f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
 
@@ -205,6 +212,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         excluded=excluded,
         today=today,
     )
+    screening = build_screening([paris, london], today)
     return DemoSummary(
         clinics=[paris, london],
         seed=seed,
@@ -221,6 +229,9 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         rooms=schedule.rooms,
         course_plans=schedule.plans,
         appointments=schedule.appointments,
+        prescriptions=screening.prescriptions,
+        screenings=screening.screenings,
+        consents=schedule.consents,
     )
 
 

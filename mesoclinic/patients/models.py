@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from mesoclinic.catalogue.models import BodyArea, DrugClass
+from mesoclinic.catalogue.models import BodyArea, ConditionKind, DrugClass
 from mesoclinic.clinics.models import Clinic
 
 
@@ -118,15 +118,6 @@ class Allergy(models.Model):
 
     def __str__(self) -> str:
         return self.substance
-
-
-class ConditionKind(models.TextChoices):
-    PREGNANCY = "pregnancy", "Pregnancy"
-    BREASTFEEDING = "breastfeeding", "Breastfeeding"
-    MAY_BECOME_PREGNANT = "may_become_pregnant", "May become pregnant"
-    SKIN = "skin", "Skin condition (infection, wound, inflammatory disease)"
-    BLEEDING_DISORDER = "bleeding_disorder", "Bleeding or clotting disorder"
-    OTHER = "other", "Other"
 
 
 class Condition(models.Model):

@@ -17,7 +17,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from mesoclinic.catalogue.models import PreCareRule
 from mesoclinic.courses.models import (
     Appointment,
     AppointmentKind,
@@ -30,9 +29,6 @@ from mesoclinic.patients.models import Patient
 from mesoclinic.reminders import messages
 from mesoclinic.reminders.models import OPEN_STATUSES, Reminder, ReminderKind, ReminderStatus
 
-# The catalogue's rule whose window the pre-care reminder announces (a clinic may change it).
-PRE_CARE_RULE = "no-nsaids-before-session"
-DEFAULT_WINDOW_DAYS = 7
 DAY_BEFORE_AT = time(10)
 FOLLOW_UP_AFTER = timedelta(hours=24)
 # Sent when the recall starts to show in the "due for maintenance" list.
@@ -42,11 +38,6 @@ SESSION_KINDS = (ReminderKind.PRE_CARE, ReminderKind.DAY_BEFORE, ReminderKind.FO
 # has nothing to prepare for and nothing to check afterwards.
 REMINDED_APPOINTMENTS = (AppointmentKind.SESSION, AppointmentKind.MAINTENANCE)
 NO_ADDRESS = "The patient has no email address: add one to their record."
-
-
-def window_days() -> int:
-    rule = PreCareRule.objects.filter(code=PRE_CARE_RULE, retired=False).first()
-    return rule.window_days if rule is not None else DEFAULT_WINDOW_DAYS
 
 
 def session_due_times(appointment: Appointment, window: int) -> dict[str, datetime]:
@@ -100,7 +91,9 @@ def maintenance_message(recall: MaintenanceRecall) -> messages.Message:
 def message_for(reminder: Reminder) -> messages.Message:
     """The reminder's text from the record as it is now."""
     if reminder.appointment is not None:
-        return session_message(reminder.kind, reminder.appointment, window_days())
+        return session_message(
+            reminder.kind, reminder.appointment, reminder.appointment.clinic.nsaid_window_days()
+        )
     assert reminder.maintenance is not None  # a reminder is about one or the other
     return maintenance_message(reminder.maintenance)
 
@@ -131,11 +124,12 @@ def _schedule(
 def plan_session_reminders(appointment: Appointment) -> None:
     """Bring the appointment's reminders in step with its time: each kind whose time is still
     to come has one open reminder, due then and naming the new date; an open one whose time
-    has now passed is cancelled. A reminder already sent stays as it was."""
+    has now passed is cancelled, except the pre-care advice, which is then due at once. A
+    reminder already sent stays as it was."""
     if appointment.kind not in REMINDED_APPOINTMENTS:
         return
     now = timezone.now()
-    window = window_days()
+    window = appointment.clinic.nsaid_window_days()
     # Locked so that a worker claiming one of them waits, and then sees the change.
     current = {
         reminder.kind: reminder
@@ -143,7 +137,11 @@ def plan_session_reminders(appointment: Appointment) -> None:
     }
     for kind, due_at in session_due_times(appointment, window).items():
         reminder = current.get(kind)
-        if due_at <= now:
+        if kind == ReminderKind.PRE_CARE and due_at <= now < appointment.starts_at:
+            # Booked or moved inside the stop window: the advice is late, but still useful
+            # for the days that remain, and screening at check-in asks about the rest.
+            due_at = now
+        elif due_at <= now:
             if reminder is not None:
                 cancel(Reminder.objects.filter(pk=reminder.pk), "Its time passed in a move.")
             continue

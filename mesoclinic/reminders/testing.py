@@ -45,9 +45,7 @@ def failed_reminder(practitioner: User) -> Reminder:
         recipient=patient.email,
         due_at=due,
         next_attempt_at=due,
-        payload=planner.session_message(
-            kind, appointment, planner.DEFAULT_WINDOW_DAYS
-        ).as_payload(),
+        payload=planner.session_message(kind, appointment, clinic.nsaid_window_days()).as_payload(),
         status=ReminderStatus.FAILED,
         attempts=1,
         last_error="SMTPRecipientsRefused: 550 5.1.1 No such mailbox",

@@ -76,7 +76,7 @@ def test_a_course_file_holds_every_booked_session_with_its_pre_care_alarms(
         alarms = {alarm["TRIGGER"].to_ical(): alarm for alarm in event.walk("VALARM")}
         assert set(alarms) == {b"-P7D", b"-P1D"}
         assert alarms[b"-P7D"]["ACTION"] == "DISPLAY"
-        assert alarms[b"-P7D"]["DESCRIPTION"] == rule.patient_message
+        assert alarms[b"-P7D"]["DESCRIPTION"] == rule.message_for()
         assert "aspirin" in str(alarms[b"-P7D"]["DESCRIPTION"])
         local = timezone.localtime(appointment.starts_at, PARIS)
         assert str(alarms[b"-P1D"]["DESCRIPTION"]).startswith(f"Tomorrow at {local:%H:%M}")

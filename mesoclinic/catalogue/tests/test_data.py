@@ -136,7 +136,8 @@ def test_the_precare_rule_covers_nsaids_and_aspirin_for_seven_days() -> None:
     covered = set(rule.drug_classes.values_list("atc_code", flat=True))
     assert {"M01A", "M01B", "N02BA", "B01AC06"} <= covered
     assert all(rule.drug_classes.values_list("bleeding_risk", flat=True))
-    assert "7 days" in rule.patient_message
+    assert "7 days" in rule.message_for()
+    assert "10 days" in rule.message_for(10)
     assert "aspirin" in rule.patient_message
     assert "never stop it without your doctor's advice" in rule.patient_message
 

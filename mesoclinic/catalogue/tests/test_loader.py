@@ -121,6 +121,7 @@ def test_a_renamed_code_retires_the_old_entry_and_creates_a_new_one(
     old = DrugClass.objects.get(code="salicylates")
     edit(data_dir / "drug_classes.toml", 'code = "salicylates"', 'code = "salicylate-painkillers"')
     edit(data_dir / "precare_rules.toml", '"salicylates"', '"salicylate-painkillers"')
+    edit(data_dir / "screening_rules.toml", '"salicylates"', '"salicylate-painkillers"')
 
     load_catalogue(data_dir)
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mesoclinic.clinics.models import User
+from mesoclinic.clinics.models import NSAID_PRECARE_RULE, User
 from mesoclinic.courses import booking
 from mesoclinic.courses.models import (
     Appointment,
@@ -92,7 +92,7 @@ def test_the_pre_care_window_is_the_catalogue_rules(
 ) -> None:
     from mesoclinic.catalogue.models import PreCareRule
 
-    PreCareRule.objects.filter(code=planner.PRE_CARE_RULE).update(window_days=10)
+    PreCareRule.objects.filter(code=NSAID_PRECARE_RULE).update(window_days=10)
     clinic = patient.clinic
     day = weekday_ahead(clinic, 21)
 
@@ -103,14 +103,32 @@ def test_the_pre_care_window_is_the_catalogue_rules(
     assert "For the 10 days before it" in pre_care.payload["body"]
 
 
-def test_reminders_whose_time_has_passed_are_not_planned(
+def test_a_session_booked_inside_the_stop_window_gets_its_pre_care_at_once(
     bookable_pat: User, patient: Patient
 ) -> None:
     clinic = patient.clinic
+    before = timezone.now()
 
     appointment = book_at(patient, bookable_pat, local(clinic, weekday_soon(clinic), 10))
 
-    assert set(by_kind(appointment)) == {DAY, FOLLOW}
+    reminders = by_kind(appointment)
+    assert set(reminders) == {PRE, DAY, FOLLOW}
+    assert before <= reminders[PRE].due_at <= timezone.now()
+
+
+def test_a_clinic_window_moves_the_pre_care_reminder(
+    catalogue: None, bookable_pat: User, patient: Patient
+) -> None:
+    clinic = patient.clinic
+    clinic.precare_window_days = 14
+    clinic.save()
+    day = weekday_ahead(clinic, 21)
+
+    appointment = book_at(patient, bookable_pat, local(clinic, day, 10))
+
+    pre_care = by_kind(appointment)[PRE]
+    assert pre_care.due_at == local(clinic, day - timedelta(days=14), 10)
+    assert "For the 14 days before it" in pre_care.payload["body"]
 
 
 def test_a_session_after_the_october_dst_change_gets_its_pre_care_at_the_local_time(
@@ -183,16 +201,21 @@ def test_a_reminder_already_sent_stays_and_the_moved_session_gets_a_new_one(
     assert fresh.message_id == ""
 
 
-def test_moving_a_session_closer_cancels_the_reminder_whose_time_has_gone(
+def test_moving_a_session_inside_the_stop_window_sends_the_pre_care_at_once(
     bookable_pat: User, patient: Patient
 ) -> None:
     clinic = patient.clinic
     appointment = book_at(patient, bookable_pat, local(clinic, weekday_ahead(clinic, 14), 10))
-    booking.move_appointment(appointment, local(clinic, weekday_soon(clinic), 10), bookable_pat)
+    first = appointment.reminders.get(kind=PRE)
+    soon = weekday_soon(clinic)
+    booking.move_appointment(appointment, local(clinic, soon, 10), bookable_pat)
 
     pre_care = appointment.reminders.get(kind=PRE)
-    assert pre_care.status == ReminderStatus.CANCELLED
-    assert set(by_kind(appointment, ReminderStatus.PENDING)) == {DAY, FOLLOW}
+    assert pre_care.pk == first.pk
+    assert pre_care.status == ReminderStatus.PENDING
+    assert pre_care.due_at <= timezone.now()
+    assert f"{soon:%-d %B}" in pre_care.payload["body"]
+    assert set(by_kind(appointment, ReminderStatus.PENDING)) == {PRE, DAY, FOLLOW}
 
 
 def test_a_move_takes_a_reminder_back_from_a_worker_sending_it(
