@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class CalendarsConfig(AppConfig):
     name = "mesoclinic.calendars"
     verbose_name = "Calendar feeds"
-    nav = (("My calendar", "calendars:mine", "course.view"),)
+    nav = (("Account", "My calendar", "calendars:mine", "course.view"),)

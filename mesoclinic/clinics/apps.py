@@ -7,10 +7,10 @@ class ClinicsConfig(AppConfig):
     name = "mesoclinic.clinics"
     verbose_name = "Clinics"
     nav = (
-        ("Staff", "clinics:staff", "staff.view"),
-        ("Licences", "clinics:licences", "licence.view"),
-        ("Settings", "clinics:settings", "clinic.settings"),
-        ("My account", "account:index", "account.self"),
+        ("Clinic", "Staff", "clinics:staff", "staff.view"),
+        ("Clinic", "Licences", "clinics:licences", "licence.view"),
+        ("Clinic", "Settings", "clinics:settings", "clinic.settings"),
+        ("Account", "My account", "account:index", "account.self"),
     )
 
     def ready(self) -> None:

@@ -25,6 +25,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from mesoclinic.clinics import audit
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.models import AuditAction, Clinic
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -220,10 +221,6 @@ class WithdrawIn(Schema):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _invalid(error: ValidationError) -> HttpError:
-    return HttpError(422, " ".join(error.messages))
-
-
 def _document(request: HttpRequest, document_id: int) -> ConsentDocument:
     return get_scoped_or_404(request, ConsentDocument, pk=document_id)
 
@@ -271,7 +268,7 @@ def prepare(request: HttpRequest, payload: PrepareIn) -> Status[ConsentDocument]
             plan, signed_in_user(request), language=payload.language, request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, _document(request, document.pk))
 
 
@@ -317,7 +314,7 @@ def send_code(request: HttpRequest, document_id: int) -> CodeSentOut:
     try:
         sent = services.send_code(document, actor=signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return CodeSentOut(
         sent_to=sent.sent_to, expires_at=timezone.localtime(sent.expires_at, _clinic(request).tz)
     )
@@ -343,7 +340,7 @@ def sign_typed(request: HttpRequest, document_id: int, payload: SignTypedIn) -> 
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return _read(request, document)
 
 
@@ -371,5 +368,5 @@ def withdraw(
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, withdrawal)

@@ -32,6 +32,7 @@ from ninja.responses import Status
 
 from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
 from mesoclinic.clinics import audit
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.models import AuditAction, Clinic, Role, User
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -360,10 +361,6 @@ class SlotsOut(Schema):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _invalid(error: ValidationError) -> HttpError:
-    return HttpError(422, " ".join(error.messages))
-
-
 def _day(value: date, name: str) -> date:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise HttpError(422, f"{name} must fall between {EARLIEST_YEAR} and {LATEST_YEAR}.")
@@ -535,7 +532,7 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Status[CoursePlan]:
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, _plans(request).get(pk=plan.pk))
 
 
@@ -583,7 +580,7 @@ def complete_plan(request: HttpRequest, plan_id: int) -> CoursePlan:
     try:
         plans.complete_plan(plan, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return _plans(request).get(pk=plan.pk)
 
 
@@ -599,7 +596,7 @@ def stop_plan(request: HttpRequest, plan_id: int, payload: ReasonIn) -> CoursePl
     try:
         booking.stop_plan(plan, payload.reason, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return _plans(request).get(pk=plan.pk)
 
 
@@ -620,7 +617,7 @@ def add_concurrent(
             plan, **payload.dict(), actor=signed_in_user(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, treatment)
 
 
@@ -643,7 +640,7 @@ def propose(
     try:
         proposals = booking.propose_course(plan, _day(start_on, "start_on"), room=room)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     tz = plan.clinic.tz
     return [
         ProposalOut(
@@ -689,7 +686,7 @@ def book_sessions(
     try:
         appointments = booking.book_course(plan, series, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, appointments)
 
 
@@ -808,7 +805,7 @@ def book_appointment(request: HttpRequest, payload: AppointmentIn) -> Status[App
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, appointment)
 
 
@@ -845,7 +842,7 @@ def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn)
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
 
 
 @appointments_router.post(
@@ -862,7 +859,7 @@ def cancel_appointment(request: HttpRequest, appointment_id: int, payload: Reaso
             appointment, payload.reason, signed_in_user(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
 
 
 @appointments_router.post(
@@ -877,7 +874,7 @@ def record_attended(request: HttpRequest, appointment_id: int) -> Appointment:
     try:
         return booking.record_attended(appointment, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
 
 
 @appointments_router.post(
@@ -889,4 +886,4 @@ def record_no_show(request: HttpRequest, appointment_id: int) -> Appointment:
     try:
         return booking.record_no_show(appointment, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None

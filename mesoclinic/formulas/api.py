@@ -29,6 +29,7 @@ from pydantic import PlainSerializer
 
 from mesoclinic.catalogue.models import BodyArea, Indication, IngredientClass, normalise_name
 from mesoclinic.clinics import audit
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.models import AuditAction, Clinic
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -384,10 +385,6 @@ class AllergenOut(Schema):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _invalid(error: ValidationError) -> HttpError:
-    return HttpError(422, " ".join(error.messages))
-
-
 def _clinic(request: HttpRequest) -> Clinic:
     clinic = signed_in_user(request).clinic
     assert clinic is not None  # staff, as every permission here requires
@@ -529,7 +526,7 @@ def create_ingredient(request: HttpRequest, payload: IngredientIn) -> Status[Ing
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, ingredient)
 
 
@@ -559,7 +556,7 @@ def create_product(request: HttpRequest, payload: ProductIn) -> Status[Product]:
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, product)
 
 
@@ -583,7 +580,7 @@ def receive_lot(request: HttpRequest, product_id: int, payload: LotIn) -> Status
             product=product, **payload.dict(), actor=signed_in_user(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, _lot_out(lot, _clinic(request).today()))
 
 
@@ -646,7 +643,7 @@ def change_lot_status(request: HttpRequest, lot_id: int, payload: LotStatusIn) -
     try:
         lot = change(lot, payload.reason, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return _lot_out(lot, _clinic(request).today())
 
 
@@ -714,7 +711,7 @@ def record_contact(
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
 
 
 # --- formulas -----------------------------------------------------------------------------
@@ -759,7 +756,7 @@ def create_formula(request: HttpRequest, payload: FormulaIn) -> Status[Formula]:
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, _formula(request, formula.pk))
 
 
@@ -794,7 +791,7 @@ def update_formula(request: HttpRequest, formula_id: int, payload: FormulaDetail
             request=request,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     # Read again: the indications and areas prefetched above have changed.
     return _formula(request, formula_id)
 
@@ -827,7 +824,7 @@ def save_recipe(request: HttpRequest, formula_id: int, payload: RecipeIn) -> dic
                 request=request,
             )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return {"version": version, "created": version.pk != before.pk}
 
 

@@ -5,9 +5,9 @@ class FormulasConfig(AppConfig):
     name = "mesoclinic.formulas"
     verbose_name = "Formulas, products and lots"
     nav = (
-        ("Formulas", "formulas:list", "formula.view"),
-        ("Products", "formulas:products", "formula.view"),
-        ("Lots", "formulas:lots", "formula.view"),
+        ("Formulary", "Formulas", "formulas:list", "formula.view"),
+        ("Formulary", "Products", "formulas:products", "formula.view"),
+        ("Formulary", "Lots", "formulas:lots", "formula.view"),
     )
 
     def ready(self) -> None:

@@ -17,6 +17,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from mesoclinic.catalogue.models import BodyArea
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.models import User
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -127,10 +128,6 @@ class ConditionOut(Schema):
         return obj.body_area.code if obj.body_area else None
 
 
-def _invalid(error: ValidationError) -> HttpError:
-    return HttpError(422, " ".join(error.messages))
-
-
 def _actor(request: HttpRequest) -> User:
     user = signed_in_user(request)
     return user
@@ -144,7 +141,7 @@ def _save(request: HttpRequest, patient: Patient, payload: PatientIn) -> Patient
     try:
         patient.full_clean()
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return services.save_patient(patient, actor=_actor(request), request=request)
 
 
@@ -200,7 +197,7 @@ def add_medication(
             patient, **payload.dict(), actor=_actor(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, medication)
 
 
@@ -220,7 +217,7 @@ def add_allergy(request: HttpRequest, patient_id: int, payload: AllergyIn) -> St
             patient, **payload.dict(), actor=_actor(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, allergy)
 
 
@@ -247,7 +244,7 @@ def add_condition(request: HttpRequest, patient_id: int, payload: ConditionIn) -
             patient, **data, body_area=body_area, actor=_actor(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, condition)
 
 

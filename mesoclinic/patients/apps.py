@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class PatientsConfig(AppConfig):
     name = "mesoclinic.patients"
     verbose_name = "Patients"
-    nav = (("Patients", "patients:list", "patient.view"),)
+    nav = (("", "Patients", "patients:list", "patient.view"),)

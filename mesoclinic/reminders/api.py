@@ -11,8 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.errors import HttpError
 
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 from mesoclinic.patients.services import record_list_view
@@ -81,4 +81,4 @@ def retry_reminder(request: HttpRequest, reminder_id: int) -> Reminder:
     try:
         return services.retry(reminder, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise HttpError(422, " ".join(error.messages)) from None
+        raise invalid(error) from None

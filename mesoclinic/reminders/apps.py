@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class RemindersConfig(AppConfig):
     name = "mesoclinic.reminders"
     verbose_name = "Reminders"
-    nav = (("Reminders", "reminders:list", "course.view"),)
+    nav = (("Follow-up", "Reminders", "reminders:list", "course.view"),)
 
     def ready(self) -> None:
         # The courses and patients apps come first and cannot know about reminders: the

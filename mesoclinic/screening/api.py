@@ -15,10 +15,10 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.errors import HttpError
 from ninja.responses import Status
 
 from mesoclinic.clinics import audit
+from mesoclinic.clinics.api_errors import invalid
 from mesoclinic.clinics.models import AuditAction
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404
@@ -27,10 +27,6 @@ from mesoclinic.screening import gate, services
 from mesoclinic.screening.models import Answer, Finding, Override, Prescription, Screening, Stage
 
 router = Router(tags=["screening"])
-
-
-def _invalid(error: ValidationError) -> HttpError:
-    return HttpError(422, " ".join(error.messages))
 
 
 class OverrideOut(Schema):
@@ -159,7 +155,7 @@ def check_in(request: HttpRequest, appointment_id: int, payload: CheckInIn) -> S
     try:
         record = services.check_in(appointment, answers, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, _screening_out(record.screening))
 
 
@@ -182,7 +178,7 @@ def chart_gate(request: HttpRequest, appointment_id: int) -> ChartGateOut:
     try:
         result = gate.chart_gate(appointment, signed_in_user(request), request=request)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return ChartGateOut(
         allowed=result.allowed, reasons=result.reasons, screening=_screening_out(result.screening)
     )
@@ -206,7 +202,7 @@ def override(request: HttpRequest, finding_id: int, payload: OverrideIn) -> Stat
             finding, payload.reason, signed_in_user(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, decision)
 
 
@@ -250,5 +246,5 @@ def add_prescription(
             plan, **payload.dict(), actor=signed_in_user(request), request=request
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid(error) from None
     return Status(201, prescription)

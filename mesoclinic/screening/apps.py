@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class ScreeningConfig(AppConfig):
     name = "mesoclinic.screening"
     verbose_name = "Screening"
-    nav = (("Check-in", "screening:today", "screening.run"),)
+    nav = (("", "Check-in", "screening:today", "screening.run"),)
 
     def ready(self) -> None:
         # Screening at booking, in the booking's transaction: the booker sees at once what
