@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "mesoclinic.calendars",
     "mesoclinic.consent",
     "mesoclinic.screening",
+    "mesoclinic.charts",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("calendars/", include("mesoclinic.calendars.urls")),
     path("screening/", include("mesoclinic.screening.urls")),
     path("consent/", include("mesoclinic.consent.urls")),
+    path("charts/", include("mesoclinic.charts.urls")),
     # Public: calendar apps cannot sign in, the secret in the URL is the credential.
     path("calendar/<str:token>.ics", calendar_views.feed, name="calendar-feed"),
     path(

@@ -9,11 +9,14 @@ has not proved a second factor is sent to prove it. Every refused request change
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,15 +25,18 @@ from urllib.parse import urlencode
 import pytest
 from django.apps import apps
 from django.core.files.base import ContentFile
-from django.db import models
-from django.test import Client
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, models, transaction
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja.utils import normalize_path
+from PIL import Image
 
 from mesoclinic.api.api import api
 from mesoclinic.catalogue.models import (
+    BodyArea,
     Direction,
     Indication,
     IngredientClass,
@@ -42,10 +48,15 @@ from mesoclinic.catalogue.models import (
     Severity,
     SideEffect,
 )
+from mesoclinic.charts import photos
+from mesoclinic.charts import services as charts
+from mesoclinic.charts.testing import ready_session, simple_draft
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
 from mesoclinic.clinics.permissions import ROLE_PERMISSIONS, Perm
-from mesoclinic.clinics.testing import create_user, sign_in
+from mesoclinic.clinics.testing import PASSWORD, create_user, sign_in
+from mesoclinic.consent.models import ConsentCode
+from mesoclinic.consent.services import CODE_MINUTES
 from mesoclinic.consent.testing import plan_consents
 from mesoclinic.courses import booking, plans
 from mesoclinic.courses.models import Appointment, Leave, MaintenanceRecall, Room, WorkingHours
@@ -205,6 +216,11 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^screening:(appointment|check-in|run)$", "pk", "appointment"),
     (r"^screening:override$", "pk", "finding"),
     (r"^screening:prescription", "pk", "plan"),
+    (r"^charts:(chart|save|sign|amend|photo-add|pdf)$", "pk", "chart"),
+    (r"^charts:start$", "appointment_pk", "chart-appointment"),
+    (r"^charts:photo(-thumb|-remove)?$", "pk", "photo"),
+    (r"^charts:photos-compare$", "patient_pk", "chart-patient"),
+    (r"^charts:course-pdf$", "plan_pk", "chart-plan"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -234,6 +250,8 @@ PARAM_TARGETS = {
     # Not an object: the code emailed to the patient for the "consent" draft.
     "one_time_code": "consent-code",
     "finding_id": "finding",
+    "chart_id": "chart",
+    "copy_from_id": "chart-signed",
 }
 # (API path pattern, path parameter) -> the object it names on those paths, where that is not
 # the one PARAM_TARGETS gives.
@@ -242,6 +260,8 @@ PATH_PARAM_TARGETS: list[tuple[str, str, str]] = [
     (r"/lots/\{lot_id\}/contacts", "lot_id", "recalled-lot"),
     # A withdrawal needs a signed consent; the other consent operations act on the draft.
     (r"/consents/\{document_id\}/withdraw", "document_id", "consent-signed"),
+    # Only a signed chart takes amendments; the other chart operations act on the draft.
+    (r"/charts/\{chart_id\}/amendments", "chart_id", "chart-signed"),
 ]
 # A body field -> a valid value where the schema alone cannot give one (a list whose items
 # must name objects, a component that is a product or an ingredient but not both). Fields that
@@ -256,6 +276,10 @@ FIELD_SAMPLES: dict[str, Any] = {
     "proposals": [{"session_number": 2, "starts_at": "2026-01-05T10:00:00Z"}],
     # The patient of clinic_objects, signing the consent draft.
     "typed_name": "Jeanne Roux",
+    # Signing a chart: its practitioner's password; amending the signed one.
+    "password": PASSWORD,
+    "field": "notes",
+    "value": "Corrected afterwards.",
 }
 # Objects that belong to no clinic: naming them proves nothing about scoping.
 SHARED_TARGETS = {"catalogue-section", "version-number"}
@@ -404,6 +428,7 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
     )
     _catalogue_entry(SideEffect, "bruising", expected_course="Settles within a day.")
     consents = plan_consents(plan, practitioner)
+    charted = _charts(clinic, practitioner, lot, version)
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -435,6 +460,51 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         "consent-signed": consents.signed.pk,
         "consent-code": consents.code,
         "finding": _finding(first),
+        **charted,
+    }
+
+
+def _charts(clinic: Clinic, practitioner: User, lot: Any, version: Any) -> dict[str, Any]:
+    """A face course of a patient with nothing in the record that blocks a chart: a signed
+    chart of its first session and a draft of the second, with a photo, and a third session
+    not charted yet."""
+    patient = Patient.objects.create(
+        clinic=clinic, given_name="Lou", family_name="Marin", date_of_birth=date(1990, 2, 3)
+    )
+    forehead = _catalogue_entry(BodyArea, "forehead", snomed_code="52795006", view="face")
+    plan = plans.create_plan(
+        patient=patient,
+        indication=Indication.objects.get(code="cellulite"),
+        practitioner=practitioner,
+        protocol=Protocol.objects.get(code="default"),
+        areas=[forehead],
+        formula_version=version,
+        actor=practitioner,
+    )
+    signed, draft = (
+        charts.start_chart(ready_session(plan, practitioner, session_number=n), practitioner)
+        for n in (1, 2)
+    )
+    for chart in (signed, draft):
+        charts.save_draft(chart, simple_draft(chart, lot, volume="1.00"), practitioner)
+    image = io.BytesIO()
+    Image.new("RGB", (32, 24), (224, 190, 170)).save(image, "JPEG")
+    photo = photos.add_photo(
+        draft,
+        upload=SimpleUploadedFile("p.jpg", image.getvalue()),
+        moment="before",
+        body_area=forehead,
+        view="front",
+        actor=practitioner,
+    )
+    charts.sign_as(signed, practitioner)
+    return {
+        "chart": draft.pk,
+        "chart-signed": signed.pk,
+        "chart-patient": patient.pk,
+        "chart-plan": plan.pk,
+        "chart-appointment": ready_session(plan, practitioner, session_number=3).pk,
+        "photo": photo.pk,
     }
 
 
@@ -502,7 +572,11 @@ def names_clinic_object(route: Route) -> bool:
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row the clinic's people could change. Audit events are left out: recording a
-    refusal is allowed, and the log is append-only anyway."""
+    refusal is allowed, and the log is append-only anyway.
+
+    Read with SQL, every column as stored: no manager can leave a row out and no conversion
+    can hide a change, and it is an order of magnitude faster than the ORM, which matters
+    twice a test."""
     tables: dict[str, list[dict[str, Any]]] = {}
     kinds: list[type[models.Model]] = [TOTPDevice]
     for label in (
@@ -514,11 +588,19 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         "reminders",
         "consent",
         "screening",
+        "charts",
     ):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
-    for model in kinds:
-        if model is not AuditEvent:
-            tables[model._meta.db_table] = list(model._default_manager.order_by("pk").values())
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in kinds:
+            if model is AuditEvent:
+                continue
+            table, key = model._meta.db_table, model._meta.pk.column
+            assert key is not None
+            cursor.execute(f"SELECT * FROM {quote(table)} ORDER BY {quote(key)}")  # noqa: S608 (model names)
+            columns = [column[0] for column in cursor.description]
+            tables[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     return tables
 
 
@@ -599,31 +681,160 @@ def call_api(client: Client, operation: Operation, objects: dict[str, Any]) -> A
     return send(url, body or {}, content_type="application/json")
 
 
-# --- People ---------------------------------------------------------------------------------------
+# --- People and their clinics' objects, made once for the module --------------------------------
+
+# The people of conftest.py, made as its fixtures make them: (username, role, clinic).
+PEOPLE: dict[str, tuple[str, Role, str | None]] = {
+    "alice": ("alice.admin", Role.ADMIN, "clinic_a"),
+    "pat": ("pat.practitioner", Role.PRACTITIONER, "clinic_a"),
+    "asha": ("asha.assistant", Role.ASSISTANT, "clinic_a"),
+    "rhea": ("rhea.researcher", Role.RESEARCHER, None),
+    "bob": ("bob.practitioner", Role.PRACTITIONER, "clinic_b"),
+    # A patient with a portal account at clinic A.
+    "paula": ("paula.patient", Role.PATIENT, "clinic_a"),
+}
+
+
+@dataclass(frozen=True)
+class World:
+    """Primary keys of what the module's tests share: every test reads its objects afresh
+    from the database, inside a savepoint of its own, so that no test sees another's writes."""
+
+    clinics: dict[str, int]  # fixture name -> pk
+    people: dict[str, int]  # fixture name -> pk
+    own: dict[str, Any]  # clinic_objects(clinic_a, pat)
+    other: dict[str, Any]  # clinic_objects(clinic_b, bob)
+    media: Path  # the licence scans the objects name
+
+
+@pytest.fixture(scope="module", autouse=True)
+def world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """Both clinics, their people and one object of each kind, made once: making them (a signed
+    consent and its PDF among them) took longer than most tests. Made in a transaction that is
+    rolled back after the module's last test, as ``TestCase.setUpTestData`` does; each test's
+    ``db`` fixture runs inside it in a savepoint that is rolled back after the test."""
+    media = tmp_path_factory.mktemp("access-media")
+    # Argon2 is slow by design; these tests need people, not strong hashes.
+    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=hashers, MEDIA_ROOT=media):
+        outer = transaction.atomic()
+        # As TestCase marks its class-wide transaction: code under test may open a durable one.
+        outer._from_testcase = True  # type: ignore[attr-defined]
+        with django_db_blocker.unblock():
+            outer.__enter__()
+            try:
+                built = _build_world(media)
+            except BaseException:
+                outer.__exit__(*sys.exc_info())
+                raise
+        try:
+            yield built
+        finally:
+            with django_db_blocker.unblock():
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
+
+
+def _build_world(media: Path) -> World:
+    clinics = {
+        # As conftest.py makes them.
+        "clinic_a": Clinic.objects.create(
+            name="Clinique des Tilleuls", slug="a", time_zone="Europe/Paris"
+        ),
+        "clinic_b": Clinic.objects.create(
+            name="Harbour Skin Clinic", slug="b", time_zone="Europe/London"
+        ),
+    }
+    people = {
+        name: create_user(username, role, clinics[clinic] if clinic else None)
+        for name, (username, role, clinic) in PEOPLE.items()
+    }
+    return World(
+        clinics={name: clinic.pk for name, clinic in clinics.items()},
+        people={name: user.pk for name, user in people.items()},
+        own=clinic_objects(clinics["clinic_a"], people["pat"]),
+        other=clinic_objects(clinics["clinic_b"], people["bob"]),
+        media=media,
+    )
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords_and_private_media(settings: Any, tmp_path: Path) -> None:
-    """Argon2 is slow by design, and these tests create people by the hundred; the licence
-    scans they store go to a directory of the test's own."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def private_media(
+    request: pytest.FixtureRequest, settings: Any, tmp_path: Path, world: World
+) -> None:
+    """Each test has the licence scans in a directory of its own, so that a file it writes or
+    removes is gone with the rows it wrote."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        pytest.fail("The module's objects live in a transaction: no transactional_db here.")
+    shutil.copytree(world.media, tmp_path, dirs_exist_ok=True)
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture
-def paula(clinic_a: Clinic) -> User:
-    """A patient with a portal account at clinic A."""
-    return create_user("paula.patient", Role.PATIENT, clinic_a)
+def _fresh_code(objects: dict[str, Any]) -> None:
+    """The consent code was emailed when the objects were made: it has a lifetime of minutes,
+    which counts, as it did when each test made its own, from the start of the test."""
+    now = timezone.now()
+    ConsentCode.objects.filter(document_id=objects["consent"]).update(
+        created_at=now, expires_at=now + timedelta(minutes=CODE_MINUTES)
+    )
+
+
+def _member(world: World, name: str) -> User:
+    return User.objects.get(pk=world.people[name])
 
 
 @pytest.fixture
-def own_objects(clinic_a: Clinic, pat: User) -> dict[str, Any]:
-    return clinic_objects(clinic_a, pat)
+def clinic_a(db: None, world: World) -> Clinic:
+    return Clinic.objects.get(pk=world.clinics["clinic_a"])
 
 
 @pytest.fixture
-def other_objects(clinic_b: Clinic, bob: User) -> dict[str, Any]:
-    return clinic_objects(clinic_b, bob)
+def clinic_b(db: None, world: World) -> Clinic:
+    return Clinic.objects.get(pk=world.clinics["clinic_b"])
+
+
+@pytest.fixture
+def alice(db: None, world: World) -> User:
+    return _member(world, "alice")
+
+
+@pytest.fixture
+def pat(db: None, world: World) -> User:
+    return _member(world, "pat")
+
+
+@pytest.fixture
+def asha(db: None, world: World) -> User:
+    return _member(world, "asha")
+
+
+@pytest.fixture
+def rhea(db: None, world: World) -> User:
+    return _member(world, "rhea")
+
+
+@pytest.fixture
+def bob(db: None, world: World) -> User:
+    return _member(world, "bob")
+
+
+@pytest.fixture
+def paula(db: None, world: World) -> User:
+    return _member(world, "paula")
+
+
+@pytest.fixture
+def own_objects(db: None, world: World) -> dict[str, Any]:
+    _fresh_code(world.own)
+    return dict(world.own)
+
+
+@pytest.fixture
+def other_objects(db: None, world: World) -> dict[str, Any]:
+    _fresh_code(world.other)
+    return dict(world.other)
 
 
 STAFF = ["alice", "pat", "asha"]

@@ -6,7 +6,9 @@ invalid) and sends them as alice, the administrator of clinic A, with an API tok
 database holding the catalogue, a few of her patients with medications, allergies and
 conditions, a licence of each clinic, spare API tokens, and a patient of clinic B; in each
 clinic a room and a course plan with an attended and a booked session, and its consent
-documents (one signed, one draft). Every response must:
+documents (one signed, one draft); and a second course plan in each clinic, with a formula and
+a session that has just begun, charted: in clinic A a signed chart and a draft, in clinic B a
+draft. Every response must:
 
 - not be a server error (5xx);
 - have a status code the schema documents for the operation;
@@ -49,16 +51,18 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mesoclinic.catalogue.models import Indication, IngredientClass, Protocol
+from mesoclinic.catalogue.models import BodyArea, Indication, IngredientClass, Protocol
+from mesoclinic.charts import services as charts
+from mesoclinic.charts.testing import ready_session, simple_draft
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
-from mesoclinic.clinics.testing import create_user
+from mesoclinic.clinics.testing import PASSWORD, create_user
 from mesoclinic.consent.testing import plan_consents
 from mesoclinic.courses import booking, plans
 from mesoclinic.courses.models import CoursePlan, Room
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.formulas import services as formulas
-from mesoclinic.formulas.models import Presentation
+from mesoclinic.formulas.models import Formula, Lot, Presentation
 from mesoclinic.patients import services
 from mesoclinic.patients.models import ConditionKind, Patient, Sex
 from mesoclinic.reminders.testing import failed_reminder
@@ -194,6 +198,29 @@ def _schedule(practitioner: User, verifier: User, patient: Patient) -> dict[str,
     }
 
 
+def _charts(practitioner: User, patient: Patient, formula_id: int, lot_id: int) -> list[int]:
+    """A face course with the formula, whose session 1 (begun 20 minutes ago) is charted and
+    signed and session 2 (an hour earlier) charted as a draft, made as the practitioner."""
+    plan = plans.create_plan(
+        patient=patient,
+        indication=Indication.objects.get(code="wrinkles-and-lines"),
+        practitioner=practitioner,
+        protocol=Protocol.objects.get(code="default"),
+        areas=BodyArea.objects.filter(code="forehead"),
+        formula_version=Formula.objects.get(pk=formula_id).current_version,
+        actor=practitioner,
+    )
+    signed, draft = (
+        charts.start_chart(ready_session(plan, practitioner, session_number=n), practitioner)
+        for n in (1, 2)
+    )
+    lot = Lot.objects.get(pk=lot_id)
+    for chart in (signed, draft):
+        charts.save_draft(chart, simple_draft(chart, lot, volume="1.00"), practitioner)
+    charts.sign(signed, practitioner, PASSWORD)
+    return [draft.pk, signed.pk]
+
+
 @pytest.fixture(autouse=True)
 def keep_test_connection() -> Iterator[None]:
     """The WSGI handler closes the database connection at the end of each request, which on
@@ -254,6 +281,8 @@ def world(
         plan_consents(CoursePlan.objects.get(pk=schedule["plan_id"]), witness)
         for schedule, witness in ((own_schedule, pat), (other_schedule, bea))
     )
+    own_charts = _charts(pat, patients[1], own["formula_id"], own["lot_id"])
+    other_charts = _charts(bea, other_clinic, others["formula_id"], others["lot_id"])
     auth_token, key = tokens.create_token(alice, "schemathesis")
     spare_token, _ = tokens.create_token(alice, "spare")
     bobs_token, _ = tokens.create_token(bob, "bob's")
@@ -281,6 +310,8 @@ def world(
                 other_consents.draft.pk,
             ],
             "reminder_id": [failed_reminder(pat).pk, failed_reminder(bea).pk],
+            "chart_id": [*own_charts, other_charts[0]],
+            "copy_from_id": [own_charts[1], other_charts[1]],
         },
     )
 

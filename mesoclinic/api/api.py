@@ -8,6 +8,7 @@ from ninja.security import SessionAuth
 
 from mesoclinic import __version__
 from mesoclinic.catalogue.api import router as catalogue_router
+from mesoclinic.charts.api import router as charts_router
 from mesoclinic.clinics.api import router as clinics_router
 from mesoclinic.clinics.permissions import Perm, api_router_requires
 from mesoclinic.clinics.tokens import TokenAuth
@@ -104,3 +105,4 @@ api.add_router("/courses/", courses_router)
 api.add_router("/appointments/", appointments_router)
 api.add_router("/screening/", screening_router)
 api.add_router("/consents/", consent_router)
+api.add_router("/charts/", charts_router)

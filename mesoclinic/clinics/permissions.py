@@ -54,6 +54,10 @@ class Perm(StrEnum):
     SCREENING_OVERRIDE = "screening.override"  # override a block after review (practitioners)
     CONSENT_VIEW = "consent.view"  # consent documents and their PDFs
     CONSENT_MANAGE = "consent.manage"  # prepare, take a signature, record a withdrawal
+    CHART_VIEW = "chart.view"  # treatment charts, their photos and PDFs
+    CHART_EDIT = "chart.edit"  # start a chart and fill in its draft (assistants help record)
+    CHART_SIGN = "chart.sign"  # sign a chart: the practitioner who injected
+    CHART_AMEND = "chart.amend"  # correct a signed chart by an amendment
 
 
 _SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
@@ -71,6 +75,8 @@ _STAFF = _SIGNED_IN | {
     Perm.SCREENING_RUN,
     Perm.CONSENT_VIEW,
     Perm.CONSENT_MANAGE,
+    Perm.CHART_VIEW,
+    Perm.CHART_EDIT,
 }
 # What only those who prescribe and inject (and the administrator) decide.
 _CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN}
@@ -89,9 +95,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         }
         | _CLINICAL
     ),
-    # Overriding a screening block is a clinical judgement of the one who will inject.
+    # Overriding a screening block is a clinical judgement of the one who will inject;
+    # signing or amending a chart is that practitioner's own attestation.
     Role.PRACTITIONER: frozenset(
-        _STAFF | _CLINICAL | {Perm.PATIENT_EXPORT, Perm.SCREENING_OVERRIDE}
+        _STAFF
+        | _CLINICAL
+        | {Perm.PATIENT_EXPORT, Perm.SCREENING_OVERRIDE, Perm.CHART_SIGN, Perm.CHART_AMEND}
     ),
     Role.ASSISTANT: frozenset(_STAFF),
     # Patients act only in the portal, on their own record, through the portal's own checks.

@@ -16,7 +16,8 @@ two months, so her new course is planned but not booked.
 
 Attendance can only be recorded for a session that has really begun (``record_attended``
 compares with the clock), so a demo built for a future day leaves those sessions booked and
-those courses open.
+those courses open. A session attended is charted and signed (``demo.charts``), which records
+the attendance, and completes the course after its last session.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ from mesoclinic.courses.models import (
     AppointmentStatus,
     ConcurrentTreatmentKind,
     CoursePlan,
+    CourseStatus,
     Room,
     Weekday,
 )
+from mesoclinic.demo import charts as demo_charts
 from mesoclinic.demo import consent as demo_consent
+from mesoclinic.demo import screening as demo_screening
 from mesoclinic.demo.accounts import LONDON, PARIS
 from mesoclinic.formulas.models import Formula, FormulaVersion
 from mesoclinic.patients.models import Patient
@@ -248,6 +252,8 @@ class _Clinic:
     rooms: list[Room]
     # The first course booked is left unsigned: its check-in shows the chart cannot start.
     left_unsigned: CoursePlan | None = None
+    # Charts the sessions attended; without one they are only recorded as attended.
+    charter: demo_charts.Charter | None = None
 
     def user(self, role: Role) -> User:
         return next(u for u in self.users.values() if u.role == role)
@@ -267,13 +273,16 @@ def build_courses(
     patients: Sequence[Patient],
     excluded: set[int],
     today: date,
+    charters: Sequence[demo_charts.Charter] | None = None,
 ) -> CourseCounts:
     """Each clinic's rooms, hours and courses (``rngs`` and ``clinics`` side by side).
-    Patients whose id is in ``excluded`` (allergies, pregnancy...) get no course."""
+    Patients whose id is in ``excluded`` (allergies, pregnancy...) get no course. With
+    ``charters`` (side by side too), the sessions attended are charted and signed."""
     counts = CourseCounts()
-    for rng, clinic in zip(rngs, clinics, strict=True):
+    for index, (rng, clinic) in enumerate(zip(rngs, clinics, strict=True)):
         users = {u.username: u for u in staff if u.clinic_id == clinic.pk}
         build = _Clinic(clinic, rng, today, users, [])
+        build.charter = charters[index] if charters else None
         admin = build.user(Role.ADMIN)
         build.rooms = [rota.add_room(clinic, name, admin) for name in ROOMS[clinic.slug]]
         for username, (days, blocks) in HOURS.items():
@@ -380,10 +389,16 @@ def _course(build: _Clinic, spec: CourseSpec, patient: Patient) -> None:
     else:
         proposals = _spread(rng, plan, booking.propose_course(plan, start, room=room))
         booking.book_course(plan, proposals, front_desk)
+    demo_screening.prescribe(plan, build.today)
     _record_the_past(build, spec, plan, front_desk)
     if spec.moved:
         _move_next_session(build, plan, front_desk)
-    if spec.stage == "completed" and not plan.appointments.filter(status=AppointmentStatus.BOOKED):
+    plan.refresh_from_db()  # signing the last session's chart may have completed it
+    if (
+        spec.stage == "completed"
+        and plan.status != CourseStatus.COMPLETED
+        and not plan.appointments.filter(status=AppointmentStatus.BOOKED)
+    ):
         plans.complete_plan(plan, practitioner)
     elif spec.stage == "stopped":
         if consent is not None:
@@ -447,7 +462,8 @@ def _book_while_licensed(
 
 
 def _record_the_past(build: _Clinic, spec: CourseSpec, plan: CoursePlan, actor: User) -> None:
-    """Sessions before today were attended, but the one the patient missed."""
+    """Sessions before today were attended (and charted, when the build has a charter), but
+    the one the patient missed."""
     now = timezone.now()
     for appointment in plan.appointments.filter(status=AppointmentStatus.BOOKED).order_by(
         "starts_at"
@@ -456,6 +472,8 @@ def _record_the_past(build: _Clinic, spec: CourseSpec, plan: CoursePlan, actor: 
             continue
         if appointment.session_number == spec.no_show:
             booking.record_no_show(appointment, actor)
+        elif build.charter is not None:
+            build.charter.attend(appointment, actor)
         else:
             booking.record_attended(appointment, actor)
 

@@ -763,3 +763,37 @@ def _recall(build: _Build) -> None:
             note=CONTACT_NOTE,
             actor=build.user(Role.ASSISTANT),
         )
+
+
+# Last year's order of each product: received long enough ago for the courses charted months
+# back (``_stock``'s lots arrived later, and the oldest of two products is recalled), and
+# dated well past today, so that neither the near-expiry nor the expired lot changes.
+EARLIER_RECEIVED_DAYS = (300, 420)
+EARLIER_EXPIRY_DAYS = (90, 400)
+
+
+def stock_earlier_lots(
+    rngs: Sequence[random.Random], clinics: Sequence[Clinic], staff: Sequence[User], today: date
+) -> int:
+    """A lot of every product of each clinic received about a year before ``today`` and still
+    in date (``rngs`` and ``clinics`` side by side); returns how many. Its own streams: the
+    lots, formulas and history that ``build_formulas`` draws stay as they were."""
+    count = 0
+    for rng, clinic in zip(rngs, clinics, strict=True):
+        desk = next(u for u in staff if u.clinic_id == clinic.pk and u.role == Role.ASSISTANT)
+        codes = {plan.names[clinic.slug == LONDON]: plan for plan in PRODUCTS}
+        for product in Product.objects.filter(clinic=clinic).order_by("pk"):
+            plan = codes[product.name]
+            received_on = today - timedelta(days=rng.randint(*EARLIER_RECEIVED_DAYS))
+            services.receive_lot(
+                product=product,
+                lot_number=_lot_number(rng, plan.lot_code, received_on, list(product.lots.all())),
+                expiry_date=today + timedelta(days=rng.randint(*EARLIER_EXPIRY_DAYS)),
+                received_on=received_on,
+                received_quantity=rng.randint(20, 40),
+                supplier=SUPPLIERS[clinic.slug],
+                storage_notes=plan.storage,
+                actor=desk,
+            )
+            count += 1
+    return count

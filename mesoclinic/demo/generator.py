@@ -23,9 +23,10 @@ from faker import Faker
 from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS, totp_key
+from mesoclinic.demo.charts import ChartCounts, Charter
 from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
-from mesoclinic.demo.formulas import build_formulas, require_catalogue
+from mesoclinic.demo.formulas import build_formulas, require_catalogue, stock_earlier_lots
 from mesoclinic.demo.screening import build_screening
 from mesoclinic.patients.models import (
     Allergy,
@@ -129,6 +130,10 @@ class DemoSummary:
     prescriptions: int
     screenings: int
     consents: int
+    charts: int
+    amendments: int
+    photos: int
+    sessions_without_chart: int
 
     @property
     def clinic(self) -> Clinic:
@@ -144,7 +149,9 @@ class DemoSummary:
             f"{self.rooms} rooms, {self.course_plans} course plans, "
             f"{self.appointments} appointments, {self.prescriptions} prescriptions, "
             f"{self.screenings} screenings of the coming fortnight, {self.consents} signed "
-            "consents "
+            f"consents, {self.charts} signed treatment charts with {self.photos} photos and "
+            f"{self.amendments} amendments, {self.sessions_without_chart} past sessions "
+            "attended without a chart (screening refused it) "
             f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
@@ -204,6 +211,16 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         excluded=excluded,
         today=today,
     )
+    earlier_lots = stock_earlier_lots(
+        [stream(seed, "lots:earlier"), stream(seed, "lots:earlier:london")],
+        [paris, london],
+        staff,
+        today,
+    )
+    charters = [
+        Charter(stream(seed, "charts"), paris),
+        Charter(stream(seed, "charts:london"), london),
+    ]
     schedule = build_courses(
         [stream(seed, "courses"), stream(seed, "courses:london")],
         [paris, london],
@@ -211,7 +228,9 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         saved_patients,
         excluded=excluded,
         today=today,
+        charters=charters,
     )
+    charted = sum((c.counts for c in charters), ChartCounts())
     screening = build_screening([paris, london], today)
     return DemoSummary(
         clinics=[paris, london],
@@ -224,7 +243,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         conditions=len(conditions),
         licences=len(licences),
         products=library.products,
-        lots=library.lots,
+        lots=library.lots + earlier_lots,
         formulas=library.formulas,
         rooms=schedule.rooms,
         course_plans=schedule.plans,
@@ -232,6 +251,10 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         prescriptions=screening.prescriptions,
         screenings=screening.screenings,
         consents=schedule.consents,
+        charts=charted.signed,
+        amendments=charted.amendments,
+        photos=charted.photos,
+        sessions_without_chart=charted.without_chart,
     )
 
 

@@ -62,28 +62,35 @@ def _upcoming(clinic: Clinic, today: date, days: int) -> list[Appointment]:
     )
 
 
+def prescribe(plan: CoursePlan, today: date) -> bool:
+    """Record the prescription the course's formula needs, dated before its first session
+    (``demo.courses`` calls this once the course is booked, so that its past sessions could be
+    charted). False, recording nothing, when the formula needs none, the course has no session
+    (the one only planned: screening will ask for it) or it has its prescription already."""
+    first = plan.appointments.order_by("starts_at").first()
+    if first is None or not _needs_prescription(plan) or plan.prescriptions.exists():
+        return False
+    name, registration = PRESCRIBERS[plan.clinic.time_zone]
+    first_day = timezone.localdate(first.starts_at, plan.clinic.tz)
+    services.record_prescription(
+        plan,
+        prescriber_name=name,
+        prescriber_registration=registration,
+        issued_on=min(today, first_day - timedelta(days=10)),
+        notes="Compounded by the hospital pharmacy to this prescription.",
+        actor=plan.practitioner,
+    )
+    return True
+
+
 def build_screening(clinics: list[Clinic], today: date) -> ScreeningCounts:
     counts = ScreeningCounts()
     for clinic in clinics:
         desk = User.objects.filter(clinic=clinic, role=Role.ASSISTANT).order_by("pk").first()
         assert desk is not None
-        name, registration = PRESCRIBERS[clinic.time_zone]
         for plan in CoursePlan.objects.filter(clinic=clinic).order_by("pk"):
-            first = plan.appointments.order_by("starts_at").first()
-            # The course only planned is left without one: screening will ask for it.
-            if first is None or not _needs_prescription(plan):
-                continue
-            first_day = timezone.localdate(first.starts_at, clinic.tz)
-            issued = min(today, first_day - timedelta(days=10))
-            services.record_prescription(
-                plan,
-                prescriber_name=name,
-                prescriber_registration=registration,
-                issued_on=issued,
-                notes="Compounded by the hospital pharmacy to this prescription.",
-                actor=plan.practitioner,
-            )
-            counts.prescriptions += 1
+            prescribe(plan, today)
+            counts.prescriptions += plan.prescriptions.exists()
         upcoming = _upcoming(clinic, today, 14)
         next_of: dict[int, Appointment] = {}  # each patient's next session
         for appointment in upcoming:

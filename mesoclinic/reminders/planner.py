@@ -159,6 +159,36 @@ def plan_session_reminders(appointment: Appointment) -> None:
         )
 
 
+def schedule_follow_up(appointment: Appointment, ended_at: datetime) -> Reminder | None:
+    """Time the 24-hour follow-up from when the session really ended, as its signed chart
+    records; nothing when that moment has already passed (a chart written up late)."""
+    if appointment.kind not in REMINDED_APPOINTMENTS:
+        return None
+    due_at = ended_at + FOLLOW_UP_AFTER
+    reminder = (
+        appointment.reminders.select_for_update()
+        .filter(kind=ReminderKind.FOLLOW_UP, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if due_at <= timezone.now():
+        if reminder is not None:
+            cancel(Reminder.objects.filter(pk=reminder.pk), "Its time passed before signing.")
+        return None
+    window = appointment.clinic.nsaid_window_days()
+    return _schedule(
+        reminder
+        or Reminder(
+            clinic=appointment.clinic,
+            patient=appointment.patient,
+            appointment=appointment,
+            kind=ReminderKind.FOLLOW_UP,
+        ),
+        appointment.patient,
+        due_at,
+        session_message(ReminderKind.FOLLOW_UP, appointment, window),
+    )
+
+
 def plan_maintenance_reminder(recall: MaintenanceRecall) -> Reminder | None:
     due_at = maintenance_due_time(recall)
     if due_at <= timezone.now():

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mesoclinic.charts.models import (
+    AreaTreatment,
+    Chart,
+    ChartAmendment,
+    ChartPhoto,
+    InjectionPoint,
+    Syringe,
+    SyringeLot,
+)
 from mesoclinic.clinics.licences import licence_check
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.clinics.services import licence_alerts
@@ -65,6 +75,7 @@ from mesoclinic.patients.models import (
     Sex,
     phone_digits,
 )
+from mesoclinic.screening.models import Screening
 
 TODAY = date(2026, 3, 14)
 # Every model the demo fills, parents before children. Add new kinds of record here.
@@ -95,10 +106,19 @@ DEMO_MODELS: list[type[Model]] = [
     ConcurrentTreatment,
     Appointment,
     MaintenanceRecall,
+    Screening,
+    Chart,
+    Syringe,
+    SyringeLot,
+    AreaTreatment,
+    InjectionPoint,
+    ChartPhoto,
+    ChartAmendment,
 ]
 # Columns that differ between two builds of the same data: creation times, salted hashes,
 # and the moments services stamp with the clock (first use of a version, a recall, a call,
-# the day a course is completed).
+# the day a course is completed, when a screening ran and a chart was signed), a signed chart's
+# hash (which covers primary keys) and a photo's file name (random).
 VOLATILE_FIELDS = {
     "password",
     "last_login",
@@ -108,14 +128,23 @@ VOLATILE_FIELDS = {
     "status_changed_at",
     "updated_at",
     "completed_on",
+    "run_at",
+    "signed_at",
+    "content_sha256",
+    "image",
 }
 ATC_BY_NAME = {name: drug.atc for drug in DRUGS for name in drug.names}
 NSAID_ATC_PREFIXES = ("M01A", "N02BA")
 
 
+# A signed chart's lot use names the chart by its primary key.
+CHART_REFERENCE = re.compile(r"^Chart (\d+),")
+
+
 def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
     """Every demo row, in creation order, without primary keys or volatile columns; a
-    foreign key becomes the position of the row it points to."""
+    foreign key becomes the position of the row it points to, and so does the chart a lot
+    use's reference names."""
     positions = {
         model._meta.label: {
             pk: i
@@ -130,6 +159,9 @@ def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
         label = field.target_field.model._meta.label if isinstance(field, ForeignKey) else ""
         if value is not None and label in positions:
             return positions[label][value]
+        if field.model is LotUse and field.name == "reference":
+            charts = positions["charts.Chart"]
+            return CHART_REFERENCE.sub(lambda m: f"Chart #{charts[int(m[1])]},", value)
         return value
 
     dump = {}

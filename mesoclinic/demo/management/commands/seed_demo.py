@@ -27,9 +27,9 @@ def _day(value: str) -> date:
 
 class Command(BaseCommand):
     help = (
-        "Build the demo clinics with their staff, patients, formula library, rooms, working hours "
-        "and courses (the catalogue must be loaded). Once only: when the demo clinic exists it "
-        "says so and changes nothing."
+        "Build the demo clinics with their staff, patients, formula library, rooms, working hours, "
+        "courses and the signed treatment charts of their past sessions (the catalogue must be "
+        "loaded). Once only: when the demo clinic exists it says so and changes nothing."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
