@@ -446,7 +446,7 @@ def _amendment_out(chart: Chart, amendment: ChartAmendment) -> AmendmentOut:
         reason=amendment.reason,
         author_id=amendment.author_id,
         author_name=str(amendment.author),
-        created_at=_local(chart, amendment.created_at),  # type: ignore[arg-type]
+        created_at=timezone.localtime(amendment.created_at, chart.clinic.tz),
     )
 
 

@@ -102,6 +102,8 @@ class _ChartPart(models.Model):
     """A row that belongs to a chart and freezes with it."""
 
     clinic_path = "chart__clinic"
+    # Each subclass declares its ``chart`` foreign key; this names its column for the checks.
+    chart_id: int
 
     objects = _SignedGuard.as_manager()
 
@@ -109,12 +111,12 @@ class _ChartPart(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if _signed(self.chart_id):  # type: ignore[attr-defined]
+        if _signed(self.chart_id):
             raise SignedChartError("A signed chart cannot be changed; record an amendment.")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if _signed(self.chart_id):  # type: ignore[attr-defined]
+        if _signed(self.chart_id):
             raise SignedChartError("A signed chart cannot be deleted.")
         return super().delete(*args, **kwargs)
 

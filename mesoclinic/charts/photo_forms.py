@@ -17,8 +17,8 @@ from mesoclinic.charts.models import Chart, PhotoMoment, PhotoView
 def area_choices(chart: Chart) -> list[Any]:
     """The catalogue's areas in use, those charted or planned for this chart first."""
     charted = set(chart.areas.values_list("body_area__code", flat=True))
-    if chart.plan_id is not None:
-        charted |= set(chart.plan.areas.values_list("code", flat=True))  # type: ignore[union-attr]
+    if chart.plan is not None:
+        charted |= set(chart.plan.areas.values_list("code", flat=True))
     areas = list(
         BodyArea.objects.filter(retired=False).order_by("label").values_list("code", "label")
     )

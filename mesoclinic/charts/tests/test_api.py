@@ -234,7 +234,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_set("areas.0.technique", "tattoo"), "technique"),
         (_set("syringes.0.volume_ml", "2.001"), "decimal"),
         (_set("pain_score", 11), "less than or equal to 10"),
-        (_set("notes", "a\x00b"), "pattern"),
+        (_set("notes", "a\x00b"), "NUL character"),
         (_set("anaesthetic_product", "x" * 201), "at most 200"),
     ],
     ids=[
