@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -91,6 +92,8 @@ INSTALLED_APPS = [
     "mesoclinic.consent",
     "mesoclinic.screening",
     "mesoclinic.charts",
+    "mesoclinic.followup",
+    "mesoclinic.outcomes",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]
@@ -238,7 +241,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# plotly's JavaScript ships in its wheel: served as static/plotly/plotly.min.js, never a CDN.
+STATICFILES_DIRS = [
+    PACKAGE_DIR / "static",
+    ("plotly", Path(find_spec("plotly").origin).parent / "package_data"),  # type: ignore[arg-type, union-attr]
+]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MESOCLINIC_MEDIA_DIR") or DATA_DIR / "media")

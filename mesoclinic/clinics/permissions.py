@@ -58,6 +58,12 @@ class Perm(StrEnum):
     CHART_EDIT = "chart.edit"  # start a chart and fill in its draft (assistants help record)
     CHART_SIGN = "chart.sign"  # sign a chart: the practitioner who injected
     CHART_AMEND = "chart.amend"  # correct a signed chart by an amendment
+    FOLLOWUP_VIEW = "followup.view"  # adverse events, follow-ups, the flags dashboard
+    FOLLOWUP_RECORD = "followup.record"  # record a follow-up's answers or an adverse event
+    FLAG_CLOSE = "flag.close"  # close a flag with the action taken (a clinical decision)
+    CAUSALITY_ASSESS = "causality.assess"  # judge whether the treatment caused an event
+    OUTCOME_VIEW = "outcome.view"  # outcome measurements and a course's result
+    OUTCOME_RECORD = "outcome.record"  # record or retract a measurement
 
 
 _SIGNED_IN = {Perm.HOME, Perm.ACCOUNT_SELF, Perm.SECOND_FACTOR}
@@ -77,9 +83,13 @@ _STAFF = _SIGNED_IN | {
     Perm.CONSENT_MANAGE,
     Perm.CHART_VIEW,
     Perm.CHART_EDIT,
+    Perm.FOLLOWUP_VIEW,
+    Perm.FOLLOWUP_RECORD,
+    Perm.OUTCOME_VIEW,
+    Perm.OUTCOME_RECORD,
 }
 # What only those who prescribe and inject (and the administrator) decide.
-_CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN}
+_CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN, Perm.FLAG_CLOSE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.ADMIN: frozenset(
@@ -100,7 +110,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.PRACTITIONER: frozenset(
         _STAFF
         | _CLINICAL
-        | {Perm.PATIENT_EXPORT, Perm.SCREENING_OVERRIDE, Perm.CHART_SIGN, Perm.CHART_AMEND}
+        | {
+            Perm.PATIENT_EXPORT,
+            Perm.SCREENING_OVERRIDE,
+            Perm.CHART_SIGN,
+            Perm.CHART_AMEND,
+            Perm.CAUSALITY_ASSESS,
+        }
     ),
     Role.ASSISTANT: frozenset(_STAFF),
     # Patients act only in the portal, on their own record, through the portal's own checks.
