@@ -347,6 +347,10 @@ class ScreeningCheck(models.TextChoices):
         "Given ingredients with given conditions",
     )
     LICENCE = "licence", "The practitioner's licence on the session date"
+    PREVIOUS_SERIOUS_EVENT = (
+        "previous-serious-event",
+        "A serious side effect after an earlier session with the same formula",
+    )
 
 
 # The parameters each check needs (and the only ones it takes).
@@ -361,6 +365,7 @@ CHECK_PARAMETERS: dict[str, set[str]] = {
     ScreeningCheck.PRESCRIPTION_MISSING: set(),
     ScreeningCheck.INGREDIENT_WITH_CONDITION: {"ingredients", "condition_kinds"},
     ScreeningCheck.LICENCE: set(),
+    ScreeningCheck.PREVIOUS_SERIOUS_EVENT: set(),
 }
 
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
 
+from django.apps import apps
+from django.db.models import Q
+
 from mesoclinic.catalogue.models import (
     BodyArea,
     ConditionKind,
@@ -291,6 +294,41 @@ def _ingredient_with_condition(rule: ScreeningRule, facts: Facts) -> list[Hit]:
     ]
 
 
+def _previous_serious_event(rule: ScreeningRule, facts: Facts) -> list[Hit]:
+    if facts.version is None:
+        return []
+    # Adverse events belong to the follow-up app, later in the flow than screening: looked up
+    # by name rather than imported, so that screening does not depend on it.
+    events = (
+        apps.get_model("followup", "AdverseEvent")
+        ._default_manager.filter(
+            Q(serious=True) | Q(grade__gte=3),
+            patient=facts.patient,
+            retracted_at__isnull=True,
+            chart__formula_version__formula=facts.version.formula_id,
+            onset_on__lte=facts.session_date,
+        )
+        .select_related("side_effect", "chart__formula_version__formula")
+        .order_by("onset_on", "pk")
+    )
+    hits = []
+    for event in events:
+        seriousness = ", serious" if event.serious else ""
+        causality = (
+            f"; causality judged {event.get_causality_display().lower()}"
+            if event.causality
+            else "; causality not yet assessed"
+        )
+        hits.append(
+            Hit(
+                f"adverse-event:{event.pk}",
+                f"{event.label}, grade {event.grade}{seriousness}, from {_day(event.onset_on)} "
+                f"after a session with {event.chart.formula_version}{causality}",
+            )
+        )
+    return hits
+
+
 def _licence(rule: ScreeningRule, facts: Facts) -> list[Hit]:
     check = licence_check(facts.practitioner, facts.session_date)
     if check.ok:
@@ -309,6 +347,7 @@ EVALUATORS: dict[str, Callable[[ScreeningRule, Facts], list[Hit]]] = {
     ScreeningCheck.PRESCRIPTION_MISSING: _prescription_missing,
     ScreeningCheck.INGREDIENT_WITH_CONDITION: _ingredient_with_condition,
     ScreeningCheck.LICENCE: _licence,
+    ScreeningCheck.PREVIOUS_SERIOUS_EVENT: _previous_serious_event,
 }
 
 
