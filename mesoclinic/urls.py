@@ -21,6 +21,8 @@ urlpatterns = [
     path("screening/", include("mesoclinic.screening.urls")),
     path("consent/", include("mesoclinic.consent.urls")),
     path("charts/", include("mesoclinic.charts.urls")),
+    path("follow-up/", include("mesoclinic.followup.urls")),
+    path("outcomes/", include("mesoclinic.outcomes.urls")),
     # Public: calendar apps cannot sign in, the secret in the URL is the credential.
     path("calendar/<str:token>.ics", calendar_views.feed, name="calendar-feed"),
     path(

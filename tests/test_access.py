@@ -50,6 +50,7 @@ from mesoclinic.catalogue.models import (
 )
 from mesoclinic.charts import photos
 from mesoclinic.charts import services as charts
+from mesoclinic.charts.models import Chart
 from mesoclinic.charts.testing import ready_session, simple_draft
 from mesoclinic.clinics import tokens
 from mesoclinic.clinics.models import AuditEvent, Clinic, Licence, Role, User
@@ -59,10 +60,22 @@ from mesoclinic.consent.models import ConsentCode
 from mesoclinic.consent.services import CODE_MINUTES
 from mesoclinic.consent.testing import plan_consents
 from mesoclinic.courses import booking, plans
-from mesoclinic.courses.models import Appointment, Leave, MaintenanceRecall, Room, WorkingHours
+from mesoclinic.courses.models import (
+    Appointment,
+    CoursePlan,
+    Leave,
+    MaintenanceRecall,
+    Room,
+    WorkingHours,
+)
 from mesoclinic.courses.testing import make_bookable
+from mesoclinic.followup import services as followup
+from mesoclinic.followup.models import FollowUpChannel, Reporter
+from mesoclinic.followup.testing import no_answers, signed_chart
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
+from mesoclinic.outcomes import services as outcomes
+from mesoclinic.outcomes.models import Rater
 from mesoclinic.patients.models import Allergy, Condition, ConditionKind, Medication, Patient
 from mesoclinic.reminders.testing import failed_reminder
 from mesoclinic.screening.models import Finding
@@ -221,6 +234,12 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^charts:photo(-thumb|-remove)?$", "pk", "photo"),
     (r"^charts:photos-compare$", "patient_pk", "chart-patient"),
     (r"^charts:course-pdf$", "plan_pk", "chart-plan"),
+    (r"^outcomes:(measurements|record)$", "plan_pk", "chart-plan"),
+    (r"^outcomes:retract$", "pk", "measurement"),
+    (r"^followup:(chart|answer|report)$", "chart_pk", "chart-signed"),
+    (r"^followup:event", "pk", "adverse-event"),
+    (r"^followup:flag-close$", "pk", "flag"),
+    (r"^followup:patient$", "patient_pk", "patient"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -252,6 +271,10 @@ PARAM_TARGETS = {
     "finding_id": "finding",
     "chart_id": "chart",
     "copy_from_id": "chart-signed",
+    "measurement_id": "measurement",
+    "rated_by_id": "member",
+    "event_id": "adverse-event",
+    "flag_id": "flag",
 }
 # (API path pattern, path parameter) -> the object it names on those paths, where that is not
 # the one PARAM_TARGETS gives.
@@ -262,6 +285,8 @@ PATH_PARAM_TARGETS: list[tuple[str, str, str]] = [
     (r"/consents/\{document_id\}/withdraw", "document_id", "consent-signed"),
     # Only a signed chart takes amendments; the other chart operations act on the draft.
     (r"/charts/\{chart_id\}/amendments", "chart_id", "chart-signed"),
+    # Follow-ups and adverse events are recorded on a signed chart.
+    (r"/followup/charts/\{chart_id\}", "chart_id", "chart-signed"),
 ]
 # A body field -> a valid value where the schema alone cannot give one (a list whose items
 # must name objects, a component that is a product or an ingredient but not both). Fields that
@@ -279,7 +304,15 @@ FIELD_SAMPLES: dict[str, Any] = {
     # Signing a chart: its practitioner's password; amending the signed one.
     "password": PASSWORD,
     "field": "notes",
-    "value": "Corrected afterwards.",
+    # Amending the signed chart's notes, and a measurement's value (a point of its scale).
+    "value": "1",
+    # The primary scale of the charted course (_outcomes).
+    "scale": "cellulite-grade",
+    # An adverse event of the catalogue; a follow-up answers every question; a flag is
+    # closed with a note of some length.
+    "side_effect": "bruising",
+    "answers": no_answers(),
+    "action_note": "Called the patient; advice given.",
 }
 # Objects that belong to no clinic: naming them proves nothing about scoping.
 SHARED_TARGETS = {"catalogue-section", "version-number"}
@@ -429,6 +462,8 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
     _catalogue_entry(SideEffect, "bruising", expected_course="Settles within a day.")
     consents = plan_consents(plan, practitioner)
     charted = _charts(clinic, practitioner, lot, version)
+    charted |= _outcomes(charted["chart-plan"], practitioner)
+    followed = _followup(practitioner, lot, charted)
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -461,6 +496,7 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
         "consent-code": consents.code,
         "finding": _finding(first),
         **charted,
+        **followed,
     }
 
 
@@ -506,6 +542,42 @@ def _charts(clinic: Clinic, practitioner: User, lot: Any, version: Any) -> dict[
         "chart-appointment": ready_session(plan, practitioner, session_number=3).pk,
         "photo": photo.pk,
     }
+
+
+def _followup(practitioner: User, lot: Any, charted: dict[str, Any]) -> dict[str, Any]:
+    """A follow-up answered on a fourth session of the charted course, and an adverse event of
+    grade 3 on its signed first session, with the flag it raised (left open)."""
+    for code, _ in followup.FOLLOW_UP_QUESTIONS:
+        _catalogue_entry(SideEffect, code, expected_course="")
+    signed = Chart.objects.get(pk=charted["chart-signed"])
+    assert signed.plan is not None
+    answered = signed_chart(signed.plan, practitioner, lot, session_number=4)
+    followup.record_follow_up(answered, no_answers(), practitioner, FollowUpChannel.PHONE)
+    event = followup.report_event(
+        signed,
+        followup.EventSpec(onset_on=followup.session_day(signed), grade=3, side_effect="pain"),
+        practitioner,
+        Reporter.STAFF,
+    )
+    return {"adverse-event": event.pk, "flag": event.flags.get().pk}
+
+
+def _outcomes(plan_pk: int, practitioner: User) -> dict[str, Any]:
+    """A measurement of the charted course on its primary scale, made to serve its
+    indication when the catalogue is not loaded."""
+    plan = CoursePlan.objects.get(pk=plan_pk)
+    scale = plan.indication.primary_scale
+    scale.indications.add(plan.indication)
+    measured = outcomes.record_measurement(
+        plan,
+        scale,
+        Decimal(2),
+        timezone.now() - timedelta(hours=2),
+        Rater.PRACTITIONER,
+        practitioner,
+        practitioner,
+    )
+    return {"measurement": measured.pk}
 
 
 def _finding(appointment: Appointment) -> int:
@@ -589,6 +661,8 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         "consent",
         "screening",
         "charts",
+        "followup",
+        "outcomes",
     ):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
     quote = connection.ops.quote_name

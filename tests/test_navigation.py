@@ -69,6 +69,7 @@ def test_an_administrator_has_every_page_in_four_groups(client_for: ClientFor, a
         "Patients",
         "Schedule",
         "Check-in",
+        "Flags",
         ("Follow-up", ["Courses", "Maintenance due", "Reminders"]),
         ("Formulary", ["Catalogue", "Formulas", "Products", "Lots"]),
         ("Clinic", ["Staff", "Licences", "Settings", "Rooms and hours"]),

@@ -14,7 +14,9 @@ from mesoclinic.clinics.permissions import Perm, api_router_requires
 from mesoclinic.clinics.tokens import TokenAuth
 from mesoclinic.consent.api import router as consent_router
 from mesoclinic.courses.api import appointments_router, courses_router
+from mesoclinic.followup.api import router as followup_router
 from mesoclinic.formulas.api import router as formulas_router
+from mesoclinic.outcomes.api import router as outcomes_router
 from mesoclinic.patients.api import router as patients_router
 from mesoclinic.reminders.api import router as reminders_router
 from mesoclinic.screening.api import router as screening_router
@@ -106,3 +108,5 @@ api.add_router("/appointments/", appointments_router)
 api.add_router("/screening/", screening_router)
 api.add_router("/consents/", consent_router)
 api.add_router("/charts/", charts_router)
+api.add_router("/followup/", followup_router)
+api.add_router("/outcomes/", outcomes_router)

@@ -52,7 +52,7 @@ from mesoclinic.charts.models import (
     Technique,
 )
 from mesoclinic.clinics import audit
-from mesoclinic.clinics.api_errors import invalid
+from mesoclinic.clinics.api_errors import NOT_FOUND_IN_FILTER, invalid
 from mesoclinic.clinics.models import AuditAction
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -70,7 +70,6 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 MAX_ID = 2**63 - 1
 SIGNED = "This chart is signed: correct it with an amendment."
 DRAFT = "A draft is changed directly; amendments are for signed charts."
-NOT_FOUND_IN_FILTER = {"404": {"description": "A filter names no record of the clinic."}}
 SIGNED_CONFLICT = {
     "409": {"description": "The chart is signed: it never changes; correct it by an amendment."}
 }
@@ -96,7 +95,7 @@ Text = Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]
 # --- schemas: the draft, as sent and as read ---------------------------------------------
 
 
-class LotIn(Schema):
+class SyringeLotIn(Schema):
     lot_id: int = Field(
         ge=1, le=MAX_ID, description="A lot of the clinic's stock, usable on the session's day."
     )
@@ -118,7 +117,7 @@ class SyringeIn(Schema):
         pattern=NO_NUL,
         description="The injector gun's serial or asset number (required for an injector).",
     )
-    lots: list[LotIn] = Field([], max_length=20)
+    lots: list[SyringeLotIn] = Field([], max_length=20)
 
 
 class PointIn(Schema):

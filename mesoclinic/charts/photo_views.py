@@ -1,6 +1,6 @@
 """The chart's photos: adding one to a draft (from the tablet's camera), removing one, serving
-a photo or its thumbnail to the chart's clinic, and the side-by-side comparison of one area
-and view across the patient's sessions. Thin views over ``photos``."""
+a photo or its thumbnail to the chart's clinic, and the comparison of one area and view
+across a course's sessions. Thin views over ``photos``."""
 
 from __future__ import annotations
 
@@ -139,36 +139,24 @@ def photo_thumb(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @requires(Perm.CHART_VIEW)
 def compare(request: HttpRequest, patient_pk: int) -> HttpResponse:
-    """One area and view of the patient across sessions, oldest first, before above after."""
+    """One area and view of the patient across a course's sessions, labelled by time point,
+    with a before/after pair (a slider once compare.js runs, side by side without it)."""
     patient = get_scoped_or_404(request, Patient, pk=patient_pk)
-    choices = photos.photo_choices(patient)
-    area_code = request.GET.get("area", "")
-    view = request.GET.get("view", "")
-    chosen = next(
-        (c for c in choices if c.area.code == area_code and c.view == view),
-        None,
-    )
-    if chosen is None and not (area_code or view) and choices:
-        chosen = choices[0]
-    sessions = photos.comparison(patient, chosen.area, chosen.view) if chosen else []
+    asked = {key: request.GET.get(key, "") for key in ("course", "area", "view", "first", "second")}
+    shown = photos.comparison(patient, **asked)
     audit.record(
         AuditAction.VIEW,
         request=request,
         obj=patient,
         what="photo comparison",
-        area=chosen.area.code if chosen else area_code,
-        view=chosen.view if chosen else view,
-        photos=[p.pk for row in sessions for p in (*row.before, *row.after)],
+        course=shown.course.plan.pk if shown.course else asked["course"],
+        area=shown.chosen.area.code if shown.chosen else asked["area"],
+        view=shown.chosen.view if shown.chosen else asked["view"],
+        photos=shown.photo_ids,
+        pair=[side.photo.pk for side in shown.pair] if shown.pair else [],
     )
     return render(
         request,
         "charts/compare.html",
-        {
-            "patient": patient,
-            "choices": choices,
-            "chosen": chosen,
-            "sessions": sessions,
-            "asked_area": area_code,
-            "asked_view": view,
-        },
+        {"patient": patient, "c": shown, "asked": asked},
     )

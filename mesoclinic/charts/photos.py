@@ -10,6 +10,9 @@ width and height are kept on the row. Files live under MEDIA_ROOT, which is not 
 ``photo_views`` serves them to the chart's clinic only.
 
 A signed chart takes no new photo and loses none (the models and the database refuse too).
+
+Photos compare by course: the before photos of its first session are the baseline, the after
+photos of its last session its end, and the course page and those two charts ask for both.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from mesoclinic.catalogue.models import BodyArea
@@ -35,7 +40,7 @@ from mesoclinic.charts.models import Chart, ChartPhoto, PhotoMoment, PhotoView
 from mesoclinic.charts.photo_forms import PhotoForm
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.models import AuditAction, User
-from mesoclinic.courses.models import AppointmentKind
+from mesoclinic.courses.models import AppointmentKind, CoursePlan, CourseStatus
 from mesoclinic.patients.models import Patient
 
 MAX_BYTES = 15 * 1024 * 1024
@@ -315,16 +320,61 @@ def thumbnail_bytes(photo: ChartPhoto, side: int = THUMB_SIDE) -> bytes:
 
 # --- comparing across sessions ----------------------------------------------------------
 
+# A course's time points: the before photos of its first session are the baseline, the after
+# photos of its last session the end of the course.
+BASELINE_SESSION = 1
+_MOMENT_WORD = {PhotoMoment.BEFORE.value: "before", PhotoMoment.AFTER.value: "after"}
+
+
+def _session_charts(plan: CoursePlan) -> QuerySet[Chart]:
+    return Chart.objects.filter(
+        plan=plan, appointment__kind=AppointmentKind.SESSION, session_number__isnull=False
+    )
+
+
+def end_session(plan: CoursePlan) -> int:
+    """The number of the course's last session: as planned while the course runs; once it is
+    completed or stopped early, the last session charted, as that is where it ended."""
+    if plan.status in (CourseStatus.COMPLETED, CourseStatus.STOPPED):
+        last = _session_charts(plan).aggregate(last=Max("session_number"))["last"]
+        if last:
+            return int(last)
+    return plan.sessions_planned
+
+
+def time_point(
+    number: int | None, end: int, *, maintenance: bool = False, moment: str | None = None
+) -> str:
+    """Where a session, or its photos of one ``moment``, stand in the course: "Baseline
+    (session 1, before)", "Session 3", "Session 3, after", "End of course (session 8,
+    after)". A session on its own is named by the moment that makes it a time point."""
+    if maintenance:
+        label = "Maintenance session"
+    elif number is None:
+        label = "Session"
+    elif number == BASELINE_SESSION and moment != PhotoMoment.AFTER:
+        return f"Baseline (session {number}, before)"
+    elif number == end and moment != PhotoMoment.BEFORE:
+        return f"End of course (session {number}, after)"
+    else:
+        label = f"Session {number}"
+    return f"{label}, {_MOMENT_WORD[moment]}" if moment else label
+
+
+def _day(chart: Chart) -> date:
+    return timezone.localdate(chart.appointment.starts_at, chart.clinic.tz)
+
 
 @dataclass
 class SessionPhotos:
-    """The photos of one area and view in one chart, for the side-by-side comparison."""
+    """The photos of one area and view in one chart of a course."""
 
     chart: Chart
     session_date: date
     session_number: int | None
-    sessions_planned: int | None
+    end_session: int
     maintenance: bool
+    days_from_baseline: int | None
     signed: bool
     before: list[ChartPhoto] = field(default_factory=list)
     after: list[ChartPhoto] = field(default_factory=list)
@@ -336,53 +386,37 @@ class SessionPhotos:
             (PhotoMoment.AFTER.value, PhotoMoment.AFTER.label, self.after),
         ]
 
+    def time_point(self, moment: str | None = None) -> str:
+        return time_point(
+            self.session_number, self.end_session, maintenance=self.maintenance, moment=moment
+        )
+
     @property
-    def session_label(self) -> str:
-        if self.maintenance:
-            return "Maintenance session"
-        if self.session_number and self.sessions_planned:
-            return f"Session {self.session_number} of {self.sessions_planned}"
-        if self.session_number:
-            return f"Session {self.session_number}"
-        return "Session"
+    def label(self) -> str:
+        return self.time_point()
 
 
-def _patient_photos(patient: Patient) -> Any:
-    return ChartPhoto.objects.filter(
-        chart__patient=patient.pk, chart__clinic=patient.clinic_id
-    ).select_related("body_area")
+@dataclass(frozen=True)
+class PairPhoto:
+    """A photo the before/after pair may show, named by its time point and day (and the time
+    of day when its session has more than one of that moment)."""
+
+    photo: ChartPhoto
+    time_point: str
+    caption: str
 
 
-def comparison(patient: Patient, body_area: BodyArea, view: str) -> list[SessionPhotos]:
-    """The patient's photos of ``body_area`` from ``view``, one entry per chart, oldest
-    session first; drafts and signed charts alike (``signed`` tells them apart). Only charts
-    of the patient's own clinic."""
-    rows: dict[int, SessionPhotos] = {}
-    photos = (
-        _patient_photos(patient)
-        .filter(body_area=body_area, view=view)
-        .select_related("chart__appointment", "chart__plan", "chart__clinic")
-        .order_by("chart__appointment__starts_at", "chart_id", "taken_at", "pk")
-    )
-    for photo in photos:
-        chart = photo.chart
-        row = rows.get(chart.pk)
-        if row is None:
-            row = rows[chart.pk] = SessionPhotos(
-                chart=chart,
-                session_date=timezone.localdate(chart.appointment.starts_at, chart.clinic.tz),
-                session_number=chart.session_number,
-                sessions_planned=chart.plan.sessions_planned if chart.plan else None,
-                maintenance=chart.appointment.kind == AppointmentKind.MAINTENANCE,
-                signed=chart.signed_at is not None,
-            )
-        (row.before if photo.moment == PhotoMoment.BEFORE else row.after).append(photo)
-    return list(rows.values())
+@dataclass(frozen=True)
+class CourseChoice:
+    """A course of which the patient has photos."""
+
+    plan: CoursePlan
+    label: str
 
 
 @dataclass(frozen=True)
 class PhotoChoice:
-    """An area and view of which the patient has photos."""
+    """An area and view of which the patient has photos in the course shown."""
 
     area: BodyArea
     view: str
@@ -390,14 +424,59 @@ class PhotoChoice:
     sessions: int
 
 
+@dataclass
+class Comparison:
+    """What the comparison page shows: see ``comparison``."""
+
+    courses: list[CourseChoice]
+    course: CourseChoice | None
+    choices: list[PhotoChoice]
+    chosen: PhotoChoice | None
+    sessions: list[SessionPhotos]
+    options: list[PairPhoto]
+    pair: tuple[PairPhoto, PairPhoto] | None
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [p.pk for row in self.sessions for p in (*row.before, *row.after)]
+
+
+def _patient_photos(patient: Patient) -> list[ChartPhoto]:
+    return list(
+        ChartPhoto.objects.filter(chart__patient=patient.pk, chart__clinic=patient.clinic_id)
+        .select_related(
+            "body_area", "chart__appointment", "chart__clinic", "chart__plan__indication"
+        )
+        .order_by("chart__appointment__starts_at", "chart_id", "taken_at", "pk")
+    )
+
+
+def course_choices(photos: list[ChartPhoto]) -> list[CourseChoice]:
+    """The courses of ``photos``, the one photographed last first. Every chart belongs to a
+    course (``services.start_chart`` requires one)."""
+    plans: dict[int, CoursePlan] = {}
+    days: dict[int, list[date]] = defaultdict(list)
+    for photo in photos:
+        plan = photo.chart.plan
+        if plan is not None:
+            plans[plan.pk] = plan
+            days[plan.pk].append(_day(photo.chart))
+    choices = []
+    for pk, plan in plans.items():
+        first, last = min(days[pk]), max(days[pk])
+        span = f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        choices.append(CourseChoice(plan, f"{plan.indication.label} course, {span}"))
+    return sorted(choices, key=lambda c: (max(days[c.plan.pk]), c.plan.pk), reverse=True)
+
+
 _VIEW_ORDER = {code: index for index, code in enumerate(PhotoView.values)}
 
 
-def photo_choices(patient: Patient) -> list[PhotoChoice]:
-    """The areas and views the patient has photos of, with how many sessions each."""
+def photo_choices(photos: list[ChartPhoto]) -> list[PhotoChoice]:
+    """The areas and views of ``photos``, with how many sessions each."""
     charts: dict[tuple[int, str], set[int]] = defaultdict(set)
     areas: dict[int, BodyArea] = {}
-    for photo in _patient_photos(patient).only("chart_id", "view", "body_area"):
+    for photo in photos:
         charts[(photo.body_area_id, photo.view)].add(photo.chart_id)
         areas[photo.body_area_id] = photo.body_area
     choices = [
@@ -405,6 +484,169 @@ def photo_choices(patient: Patient) -> list[PhotoChoice]:
         for (area_id, view), chart_ids in charts.items()
     ]
     return sorted(choices, key=lambda c: (c.area.label, _VIEW_ORDER.get(c.view, 99)))
+
+
+def _sessions(plan: CoursePlan, photos: list[ChartPhoto]) -> list[SessionPhotos]:
+    """``photos`` (of one area and view, oldest session first) by chart."""
+    end = end_session(plan)
+    baseline = (
+        _session_charts(plan)
+        .filter(session_number=BASELINE_SESSION)
+        .select_related("appointment", "clinic")
+        .order_by("appointment__starts_at")
+        .first()
+    )
+    baseline_day = _day(baseline) if baseline else None
+    rows: dict[int, SessionPhotos] = {}
+    for photo in photos:
+        chart = photo.chart
+        row = rows.get(chart.pk)
+        if row is None:
+            day = _day(chart)
+            row = rows[chart.pk] = SessionPhotos(
+                chart=chart,
+                session_date=day,
+                session_number=chart.session_number,
+                end_session=end,
+                maintenance=chart.appointment.kind == AppointmentKind.MAINTENANCE,
+                days_from_baseline=(day - baseline_day).days if baseline_day else None,
+                signed=chart.signed_at is not None,
+            )
+        (row.before if photo.moment == PhotoMoment.BEFORE else row.after).append(photo)
+    return list(rows.values())
+
+
+def pair_options(sessions: list[SessionPhotos]) -> list[PairPhoto]:
+    """Every photo of ``sessions`` in time order, each session's before ones first."""
+    options = []
+    for row in sessions:
+        for moment, _label, items in row.columns:
+            point = row.time_point(moment)
+            for photo in items:
+                when = f"{row.session_date:%Y-%m-%d}"
+                if len(items) > 1:
+                    when += f" {timezone.localtime(photo.taken_at, row.chart.clinic.tz):%H:%M}"
+                options.append(PairPhoto(photo, point, f"{point} · {when}"))
+    return options
+
+
+def choose_pair(
+    options: list[PairPhoto], first: str = "", second: str = ""
+) -> tuple[PairPhoto, PairPhoto] | None:
+    """The photos ``first`` and ``second`` (ids) of ``options``; by default the earliest
+    before photo (the baseline when the first session has one) and the latest after photo
+    (the end of the course once it is taken). None with fewer than two photos."""
+    if len(options) < 2:
+        return None
+    befores = [o for o in options if o.photo.moment == PhotoMoment.BEFORE]
+    afters = [o for o in options if o.photo.moment == PhotoMoment.AFTER]
+    by_id = {str(o.photo.pk): o for o in options}
+    return (
+        by_id.get(first, befores[0] if befores else options[0]),
+        by_id.get(second, afters[-1] if afters else options[-1]),
+    )
+
+
+def comparison(
+    patient: Patient,
+    *,
+    course: str = "",
+    area: str = "",
+    view: str = "",
+    first: str = "",
+    second: str = "",
+) -> Comparison:
+    """The photo comparison of ``patient`` (only charts of the patient's own clinic): the
+    courses photographed; the one shown, ``course`` (a plan id) or else the latest with
+    photos of ``area`` and ``view``, or the latest at all when none is asked; the areas and
+    views of that course; the sessions of the one chosen, oldest first; and the pair."""
+    everything = _patient_photos(patient)
+    courses = course_choices(everything)
+    if course:
+        shown = next((c for c in courses if str(c.plan.pk) == course), None)
+    else:
+        asked = {p.chart.plan_id for p in everything if p.body_area.code == area and p.view == view}
+        shown = next((c for c in courses if c.plan.pk in asked), courses[0] if courses else None)
+    in_course = [p for p in everything if shown is not None and p.chart.plan_id == shown.plan.pk]
+    choices = photo_choices(in_course)
+    chosen = next((c for c in choices if c.area.code == area and c.view == view), None)
+    if chosen is None and not (area or view) and choices:
+        chosen = choices[0]
+    sessions: list[SessionPhotos] = []
+    if shown is not None and chosen is not None:
+        sessions = _sessions(
+            shown.plan,
+            [p for p in in_course if p.body_area_id == chosen.area.pk and p.view == chosen.view],
+        )
+    options = pair_options(sessions)
+    return Comparison(
+        courses, shown, choices, chosen, sessions, options, choose_pair(options, first, second)
+    )
+
+
+# --- the photo sets a course asks for ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    """The photos a course asks for at one time point, area by area of the plan: before
+    photos at its first session (the baseline), after photos at its last (its end)."""
+
+    name: str
+    session_number: int
+    moment: str
+    chart: Chart | None
+    taken: list[BodyArea]
+    missing: list[BodyArea]
+
+    @property
+    def moment_word(self) -> str:
+        return _MOMENT_WORD[self.moment]
+
+    @property
+    def missing_labels(self) -> str:
+        return ", ".join(area.label for area in self.missing)
+
+
+def photo_sets(plan: CoursePlan) -> list[PhotoSet]:
+    """The baseline and end-of-course photo sets of ``plan``, from any view of each area."""
+    areas = sorted(plan.areas.all(), key=lambda area: area.label)
+    end = end_session(plan)
+    charts: dict[int, Chart] = {}
+    numbers = {BASELINE_SESSION, end}
+    for chart in (
+        _session_charts(plan).filter(session_number__in=numbers).order_by("appointment__starts_at")
+    ):
+        charts.setdefault(chart.session_number or 0, chart)
+    taken = set(
+        ChartPhoto.objects.filter(chart__in=[c.pk for c in charts.values()]).values_list(
+            "chart_id", "moment", "body_area_id"
+        )
+    )
+    sets = []
+    for name, number, moment in (
+        ("Baseline", BASELINE_SESSION, PhotoMoment.BEFORE.value),
+        ("End-of-course", end, PhotoMoment.AFTER.value),
+    ):
+        at = charts.get(number)
+        has = [a for a in areas if at is not None and (at.pk, moment, a.pk) in taken]
+        missing = [a for a in areas if a not in has]
+        sets.append(PhotoSet(name, number, moment, at, has, missing))
+    return sets
+
+
+def requested_sets(chart: Chart) -> list[PhotoSet]:
+    """The photo sets asked of ``chart``'s session (the baseline at the course's first, the
+    end at its last) that still miss an area."""
+    plan = chart.plan
+    if (
+        plan is None
+        or chart.session_number is None
+        or chart.appointment.kind != AppointmentKind.SESSION
+        or chart.session_number not in (BASELINE_SESSION, end_session(plan))
+    ):
+        return []
+    return [s for s in photo_sets(plan) if s.chart == chart and s.missing]
 
 
 # --- the chart page's panel -------------------------------------------------------------
@@ -450,7 +692,14 @@ def panel(
                 "before": [],
                 "after": [],
                 "compare_url": reverse("charts:photos-compare", args=[chart.patient_id])
-                + f"?area={photo.body_area.code}&view={photo.view}",
+                + "?"
+                + urlencode(
+                    {
+                        "course": chart.plan_id or "",
+                        "area": photo.body_area.code,
+                        "view": photo.view,
+                    }
+                ),
             }
         group[photo.moment].append(_item(photo, tz, can_edit))
     for group in groups.values():
@@ -469,6 +718,7 @@ def panel(
         "count": sum(len(g["before"]) + len(g["after"]) for g in ordered),
         "form": (form or PhotoForm(chart=chart)) if can_edit else None,
         "errors": errors or [],
+        "requested": requested_sets(chart),
         "add_url": reverse("charts:photo-add", args=[chart.pk]),
         "max_mb": MAX_BYTES // 1024 // 1024,
     }

@@ -11,3 +11,8 @@ def invalid(error: ValidationError) -> HttpError:
     or a service refused, in its own words. Raise it ``from None``, so that the traceback of
     an expected refusal is not chained onto the response."""
     return HttpError(422, " ".join(error.messages))
+
+
+# For an operation whose query filter names a record (``?patient_id=``): one of another clinic,
+# or none, is 404 like a path's, and the schema says so.
+NOT_FOUND_IN_FILTER = {"404": {"description": "A filter names no record of the clinic."}}

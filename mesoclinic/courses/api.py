@@ -32,7 +32,7 @@ from ninja.responses import Status
 
 from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
 from mesoclinic.clinics import audit
-from mesoclinic.clinics.api_errors import invalid
+from mesoclinic.clinics.api_errors import NOT_FOUND_IN_FILTER, invalid
 from mesoclinic.clinics.models import AuditAction, Clinic, Role, User
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
@@ -69,7 +69,6 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 # The longest schedule one request lists.
 MAX_RANGE_DAYS = 92
 OPEN_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
-NOT_FOUND_IN_FILTER = {"404": {"description": "A filter names no record of the clinic."}}
 MINUTES = Field(
     ge=SESSION_MINUTES_LIMITS[0], le=SESSION_MINUTES_LIMITS[1], description="Length in minutes."
 )

@@ -175,6 +175,27 @@ SPECS: dict[str, tuple[CourseSpec, ...]] = {
             weeks_ago=24,
         ),
         CourseSpec("planned", "dr.moreau", "loose-skin", ("neck",), "Firmer skin on the neck."),
+        # Body courses of the last two months: they share lots, which the follow-up's
+        # infection cluster needs (demo.aftercare).
+        CourseSpec(
+            "active", "dr.lefebvre", "localised-fat", ("hips",), "Slimmer hips.", weeks_ago=8
+        ),
+        CourseSpec(
+            "active",
+            "dr.lefebvre",
+            "localised-fat",
+            ("abdomen",),
+            "Less fat below the navel after a pregnancy.",
+            weeks_ago=7,
+        ),
+        CourseSpec(
+            "active",
+            "dr.lefebvre",
+            "localised-fat",
+            ("thighs",),
+            "Slimmer inner thighs.",
+            weeks_ago=6,
+        ),
     ),
     LONDON: (
         CourseSpec(

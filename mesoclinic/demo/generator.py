@@ -23,10 +23,12 @@ from faker import Faker
 from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics.models import Clinic, Licence, Role, User
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, PARIS, totp_key
+from mesoclinic.demo.aftercare import build_aftercare
 from mesoclinic.demo.charts import ChartCounts, Charter
 from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
 from mesoclinic.demo.formulas import build_formulas, require_catalogue, stock_earlier_lots
+from mesoclinic.demo.measurements import build_measurements
 from mesoclinic.demo.screening import build_screening
 from mesoclinic.patients.models import (
     Allergy,
@@ -134,6 +136,12 @@ class DemoSummary:
     amendments: int
     photos: int
     sessions_without_chart: int
+    follow_ups: int
+    adverse_events: int
+    infections: int
+    cluster_lot: str
+    open_flags: int
+    measurements: int
 
     @property
     def clinic(self) -> Clinic:
@@ -151,7 +159,10 @@ class DemoSummary:
             f"{self.screenings} screenings of the coming fortnight, {self.consents} signed "
             f"consents, {self.charts} signed treatment charts with {self.photos} photos and "
             f"{self.amendments} amendments, {self.sessions_without_chart} past sessions "
-            "attended without a chart (screening refused it) "
+            "attended without a chart (screening refused it), "
+            f"{self.follow_ups} answered 24-hour follow-ups, {self.adverse_events} side "
+            f"effects ({self.infections} infections after {self.cluster_lot}), "
+            f"{self.open_flags} open flags, {self.measurements} outcome measurements "
             f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
@@ -231,6 +242,13 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         charters=charters,
     )
     charted = sum((c.counts for c in charters), ChartCounts())
+    # Before screening, which then warns about the infections at the patients' next sessions.
+    aftercare = build_aftercare(
+        [stream(seed, "aftercare"), stream(seed, "aftercare:london")], [paris, london]
+    )
+    measured = build_measurements(
+        [stream(seed, "measurements"), stream(seed, "measurements:london")], [paris, london]
+    )
     screening = build_screening([paris, london], today)
     return DemoSummary(
         clinics=[paris, london],
@@ -255,6 +273,12 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         amendments=charted.amendments,
         photos=charted.photos,
         sessions_without_chart=charted.without_chart,
+        follow_ups=aftercare.follow_ups,
+        adverse_events=aftercare.events,
+        infections=aftercare.infections,
+        cluster_lot=aftercare.cluster_lot,
+        open_flags=aftercare.open_flags,
+        measurements=measured.measurements,
     )
 
 

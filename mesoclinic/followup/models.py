@@ -52,7 +52,7 @@ GRADE_MEANING = {
 }
 
 
-class Outcome(models.TextChoices):
+class EventOutcome(models.TextChoices):
     ONGOING = "ongoing", "Not yet resolved"
     RECOVERING = "recovering", "Recovering"
     RESOLVED = "resolved", "Resolved"
@@ -61,7 +61,7 @@ class Outcome(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
-RESOLVED_OUTCOMES = (Outcome.RESOLVED, Outcome.SEQUELAE, Outcome.FATAL)
+RESOLVED_OUTCOMES = (EventOutcome.RESOLVED, EventOutcome.SEQUELAE, EventOutcome.FATAL)
 
 
 class Causality(models.TextChoices):
@@ -116,7 +116,9 @@ class AdverseEvent(models.Model):
         help_text="Led to hospital, lasting harm, was life-threatening or fatal.",
     )
     treatment = models.TextField(blank=True, help_text="What was done for it.")
-    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.ONGOING)
+    outcome = models.CharField(
+        max_length=12, choices=EventOutcome.choices, default=EventOutcome.ONGOING
+    )
     resolved_on = models.DateField(null=True, blank=True)
     day_off_work = models.BooleanField(default=False)
     organism = models.CharField(
@@ -181,7 +183,7 @@ class AdverseEvent(models.Model):
         raise KeptRecordError("An adverse event is kept; retract it with a reason instead.")
 
 
-class Channel(models.TextChoices):
+class FollowUpChannel(models.TextChoices):
     PHONE = "phone", "By phone, with staff"
     PORTAL = "portal", "In the portal, by the patient"
     CLINIC = "clinic", "In person at the clinic"
@@ -195,7 +197,7 @@ class FollowUp(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="follow_ups")
     chart = models.OneToOneField(Chart, on_delete=models.PROTECT, related_name="follow_up")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=8, choices=FollowUpChannel.choices)
     answered_at = models.DateTimeField()
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -32,12 +32,17 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from mesoclinic.reminders import planner, services
 from mesoclinic.reminders.models import Reminder, ReminderStatus
 
 logger = logging.getLogger(__name__)
+
+# Sent at the end of each pass of ``mesoclinic worker``: later apps hang their periodic
+# sweeps on it (the follow-up's 72-hour check), since this app cannot import them.
+worker_passed = Signal()
 
 BATCH = 10
 LEASE = timedelta(minutes=5)
@@ -224,4 +229,5 @@ class Worker:
                 outcomes[self.send(reminder, connection)] += 1
             if len(batch) < self.batch:
                 break
+        worker_passed.send(sender=Worker)
         return outcomes

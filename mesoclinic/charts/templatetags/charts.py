@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 
-from mesoclinic.charts.models import Chart
+from mesoclinic.charts import photos
+from mesoclinic.charts.models import Chart, ChartPhoto
 from mesoclinic.charts.services import CHARTED_KINDS, experience, progress
 from mesoclinic.clinics.models import Role, User
 from mesoclinic.clinics.permissions import Perm, has_perm
@@ -63,6 +65,26 @@ def chart_progress(context: dict[str, Any], plan: CoursePlan) -> dict[str, Any]:
     if request is None or not has_perm(request.user, Perm.CHART_VIEW, request):
         return {"allowed": False}
     return {"allowed": True, "plan": plan, "progress": progress(plan)}
+
+
+@register.inclusion_tag("charts/_photo_checklist.html", takes_context=True)
+def photo_checklist(context: dict[str, Any], plan: CoursePlan) -> dict[str, Any]:
+    """On a course's page: the baseline and end-of-course photos, taken or missing by area."""
+    request = context.get("request")
+    if request is None or not has_perm(request.user, Perm.CHART_VIEW, request):
+        return {"allowed": False}
+    sets = photos.photo_sets(plan)
+    compare_url = ""
+    if ChartPhoto.objects.filter(chart__plan=plan).exists():
+        compare_url = (
+            reverse("charts:photos-compare", args=[plan.patient_id]) + f"?course={plan.pk}"
+        )
+    return {
+        "allowed": True,
+        "has_areas": bool(sets[0].taken or sets[0].missing),
+        "sets": sets,
+        "compare_url": compare_url,
+    }
 
 
 @register.inclusion_tag("charts/_experience.html", takes_context=True)

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from mesoclinic.charts import services
-from mesoclinic.charts.api import AreaIn, DraftIn, LotIn, PointIn, SyringeIn
+from mesoclinic.charts.api import AreaIn, DraftIn, PointIn, SyringeIn, SyringeLotIn
 from mesoclinic.charts.models import Chart, ChartAmendment
 from mesoclinic.charts.testing import simple_draft, stock_lot
 from mesoclinic.clinics.models import AuditAction, AuditEvent, User
@@ -68,7 +68,7 @@ def body_of(spec: services.DraftSpec) -> dict[str, Any]:
 # The schema of each level of a draft, to pick the draft's own fields out of a chart as read.
 _LEVELS: dict[str, type[Any]] = {
     "syringes": SyringeIn,
-    "lots": LotIn,
+    "lots": SyringeLotIn,
     "areas": AreaIn,
     "points": PointIn,
 }

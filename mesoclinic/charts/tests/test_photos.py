@@ -1,12 +1,13 @@
 """The chart's photos: stored as a clean JPEG (upright, no EXIF, no GPS, no XMP, no ICC, no
 comment), refused with a clear message when not an accepted image (and then nothing stored),
-frozen with a signed chart, served only to the chart's clinic (audited), and compared side
-by side across sessions."""
+frozen with a signed chart, served only to the chart's clinic (audited), compared across a
+course's sessions by time point, and asked for at the course's baseline and end."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from mesoclinic.charts.models import Chart, ChartPhoto, PhotoMoment, PhotoView
 from mesoclinic.charts.testing import ready_session, simple_draft
 from mesoclinic.clinics.models import AuditAction, AuditEvent, User
 from mesoclinic.clinics.testing import PASSWORD, sign_in
+from mesoclinic.courses.booking import stop_plan
 from mesoclinic.courses.models import Appointment, CoursePlan
-from mesoclinic.formulas.models import Lot
+from mesoclinic.formulas.models import FormulaVersion, Lot
+from mesoclinic.screening.tests.conftest import make_plan
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -105,12 +108,13 @@ def add(
     *,
     moment: str = PhotoMoment.BEFORE,
     view: str = PhotoView.FRONT,
+    area: str = "forehead",
 ) -> ChartPhoto:
     return photos.add_photo(
         chart,
         upload=upload(data if data is not None else photo_jpeg()),
         moment=moment,
-        body_area=forehead(),
+        body_area=BodyArea.objects.get(code=area),
         view=view,
         actor=actor,
     )
@@ -377,7 +381,8 @@ def test_with_htmx_the_panel_comes_back_with_the_photo(
     assert reverse("charts:photo-thumb", args=[photo.pk]) in html
     assert reverse("charts:photo-remove", args=[photo.pk]) in html
     assert (
-        reverse("charts:photos-compare", args=[chart.patient_id]) + "?area=forehead&amp;view=front"
+        reverse("charts:photos-compare", args=[chart.patient_id])
+        + f"?course={chart.plan_id}&amp;area=forehead&amp;view=front"
     ) in html
     assert 'capture="environment"' in html
     assert 'accept="image/*"' in html
@@ -513,6 +518,31 @@ def test_methods_are_checked(client: Client, chart: Chart, asha: User) -> None:
 # --- comparing sessions -----------------------------------------------------------------
 
 
+def test_time_points_are_named_relative_to_the_course() -> None:
+    before, after = PhotoMoment.BEFORE, PhotoMoment.AFTER
+    assert photos.time_point(1, 8) == "Baseline (session 1, before)"
+    assert photos.time_point(1, 8, moment=before) == "Baseline (session 1, before)"
+    assert photos.time_point(1, 8, moment=after) == "Session 1, after"
+    assert photos.time_point(3, 8) == "Session 3"
+    assert photos.time_point(3, 8, moment=after) == "Session 3, after"
+    assert photos.time_point(8, 8) == "End of course (session 8, after)"
+    assert photos.time_point(8, 8, moment=after) == "End of course (session 8, after)"
+    assert photos.time_point(8, 8, moment=before) == "Session 8, before"
+    assert photos.time_point(None, 8, maintenance=True) == "Maintenance session"
+    # A course of one session: its before photos are the baseline, its after ones the end.
+    assert photos.time_point(1, 1, moment=before) == "Baseline (session 1, before)"
+    assert photos.time_point(1, 1, moment=after) == "End of course (session 1, after)"
+
+
+def test_a_course_stopped_early_ends_at_its_last_charted_session(
+    chart: Chart, face_plan: CoursePlan, bookable_pat: User
+) -> None:
+    assert photos.end_session(face_plan) == face_plan.sessions_planned > 1
+    stop_plan(face_plan, "Moved abroad.", bookable_pat)
+    face_plan.refresh_from_db()
+    assert photos.end_session(face_plan) == 1
+
+
 @pytest.fixture
 def two_sessions(
     face_plan: CoursePlan, asha: User, bookable_pat: User, lot: Lot, chart: Chart
@@ -539,35 +569,70 @@ def two_sessions(
     return first, second, made
 
 
-def test_comparison_groups_the_sessions_oldest_first(
+def test_comparison_labels_the_sessions_by_time_point_oldest_first(
     two_sessions: tuple[Chart, Chart, list[ChartPhoto]],
 ) -> None:
     first, second, made = two_sessions
 
-    rows = photos.comparison(first.patient, forehead(), PhotoView.FRONT)
+    shown = photos.comparison(first.patient, area="forehead", view="front")
 
+    assert shown.course is not None and shown.course.plan == first.plan
+    rows = shown.sessions
     assert [row.chart for row in rows] == [first, second]
     assert [(row.before, row.after) for row in rows] == [
         ([made[0]], [made[1]]),
         ([made[3]], [made[4]]),
     ]
     assert [row.signed for row in rows] == [True, False]
-    planned = first.plan.sessions_planned  # type: ignore[union-attr]
-    assert [row.session_label for row in rows] == [
-        f"Session 1 of {planned}",
-        f"Session 2 of {planned}",
+    assert [row.label for row in rows] == ["Baseline (session 1, before)", "Session 2"]
+    assert [row.days_from_baseline for row in rows] == [0, 14]
+    assert [(o.photo, o.time_point) for o in shown.options] == [
+        (made[0], "Baseline (session 1, before)"),
+        (made[1], "Session 1, after"),
+        (made[3], "Session 2, before"),
+        (made[4], "Session 2, after"),
     ]
-    assert rows[0].session_date < rows[1].session_date
-    assert [row.chart for row in photos.comparison(first.patient, forehead(), "left")] == [first]
-
-    choices = photos.photo_choices(first.patient)
-    assert [(c.area.code, c.view, c.sessions) for c in choices] == [
+    day = rows[0].session_date
+    assert shown.options[0].caption == f"Baseline (session 1, before) · {day:%Y-%m-%d}"
+    left = photos.comparison(first.patient, area="forehead", view="left")
+    assert [row.chart for row in left.sessions] == [first]
+    assert [(c.area.code, c.view, c.sessions) for c in shown.choices] == [
         ("forehead", "front", 2),
         ("forehead", "left", 1),
     ]
 
 
-def test_the_compare_page_shows_both_sessions_side_by_side(
+def test_the_default_pair_is_the_baseline_against_the_latest_after_photo(
+    two_sessions: tuple[Chart, Chart, list[ChartPhoto]],
+) -> None:
+    first, _second, made = two_sessions
+    patient = first.patient
+
+    pair = photos.comparison(patient, area="forehead", view="front").pair
+    assert pair is not None
+    assert (pair[0].photo, pair[1].photo) == (made[0], made[4])
+
+    # Two chosen; an id not among this area's photos falls back to the default.
+    chosen = photos.comparison(
+        patient, area="forehead", view="front", first=str(made[1].pk), second=str(made[3].pk)
+    ).pair
+    assert chosen is not None and (chosen[0].photo, chosen[1].photo) == (made[1], made[3])
+    stray = photos.comparison(
+        patient, area="forehead", view="front", first=str(made[2].pk), second="x"
+    ).pair
+    assert stray is not None and (stray[0].photo, stray[1].photo) == (made[0], made[4])
+
+    # One photo makes no pair.
+    assert photos.comparison(patient, area="forehead", view="left").pair is None
+    # The end of the course is its last session's after photo.
+    options = photos.comparison(patient, area="forehead", view="front").options
+    end = options[-1].photo.chart.plan.sessions_planned  # type: ignore[union-attr]
+    assert photos.time_point(end, end, moment=PhotoMoment.AFTER) == (
+        f"End of course (session {end}, after)"
+    )
+
+
+def test_the_compare_page_shows_the_pair_and_the_sessions(
     client: Client, two_sessions: tuple[Chart, Chart, list[ChartPhoto]], asha: User
 ) -> None:
     first, second, made = two_sessions
@@ -579,23 +644,177 @@ def test_the_compare_page_shows_both_sessions_side_by_side(
     assert response.status_code == 200
     html = response.content.decode()
     for photo in (made[0], made[1], made[3], made[4]):
-        assert reverse("charts:photo", args=[photo.pk]) in html
+        assert reverse("charts:photo-thumb", args=[photo.pk]) in html
     assert reverse("charts:photo", args=[made[2].pk]) not in html  # the left profile
-    planned = first.plan.sessions_planned  # type: ignore[union-attr]
-    assert f"Session 1 of {planned}" in html
-    assert f"Session 2 of {planned}" in html
-    assert html.index(f"Session 1 of {planned}") < html.index(f"Session 2 of {planned}")
+    assert html.index("Baseline (session 1, before)") < html.index("Session 2")
+    assert "14 days after baseline" in html
     assert "Signed" in html and "Draft" in html
     for chart in (first, second):
         day = timezone.localdate(chart.appointment.starts_at, chart.clinic.tz)
         assert day.isoformat() in html
-    assert "?area=forehead&amp;view=left" in html  # the other view to choose
-    assert AuditEvent.objects.filter(
-        action=AuditAction.VIEW, actor=asha, patient_id=first.patient_id
-    ).exists()
+    assert f"?course={first.plan_id}&amp;area=forehead&amp;view=left" in html
+    # The pair: side by side as served, the slider's range ready for compare.js.
+    assert f'<img class="pair-photo" data-slot="first" src="/charts/photos/{made[0].pk}/"' in html
+    assert f'<img class="pair-photo" data-slot="second" src="/charts/photos/{made[4].pk}/"' in html
+    assert 'type="range" id="pair-split"' in html
+    assert '<div class="pair-control" hidden>' in html
+    assert re.search(r'<script src="[^"]*/charts/compare\.[^"]*js" defer>', html)
+    assert f'<option value="{made[0].pk}"' in html
+    event = AuditEvent.objects.filter(
+        action=AuditAction.VIEW, actor=asha, object_type="patients.Patient"
+    ).first()
+    assert event is not None and event.patient_id == first.patient_id
+    assert event.detail["photos"] == [p.pk for p in (made[0], made[1], made[3], made[4])]
+    assert event.detail["pair"] == [made[0].pk, made[4].pk]
+    assert event.detail["course"] == first.plan_id
+
+    response = client.get(
+        url,
+        {"area": "forehead", "view": "front", "first": str(made[3].pk), "second": str(made[1].pk)},
+    )
+    html = response.content.decode()
+    assert f'data-slot="first" src="/charts/photos/{made[3].pk}/"' in html
+    assert f'data-slot="second" src="/charts/photos/{made[1].pk}/"' in html
 
     # Without a choice, the first area and view; an unknown one shows none, and says so.
-    assert "Session 2 of" in client.get(url).content.decode()
+    assert "Session 2" in client.get(url).content.decode()
     response = client.get(url, {"area": "cheeks", "view": "top"})
     assert response.status_code == 200
     assert "no photos of this patient for that area and view" in response.content.decode()
+
+
+def test_photos_of_another_course_are_kept_apart(
+    client: Client,
+    two_sessions: tuple[Chart, Chart, list[ChartPhoto]],
+    asha: User,
+    bookable_pat: User,
+    face_version: FormulaVersion,
+) -> None:
+    first, second, made = two_sessions
+    later_plan = make_plan(
+        first.patient, bookable_pat, "wrinkles-and-lines", ["forehead"], face_version
+    )
+    other = services.start_chart(ready_session(later_plan, asha), bookable_pat)
+    other_photo = add(other, asha, moment=PhotoMoment.BEFORE)
+
+    # The latest course shows by default; the other is one link away.
+    shown = photos.comparison(first.patient, area="forehead", view="front")
+    assert [c.plan for c in shown.courses] == [later_plan, first.plan]
+    assert shown.course is not None and shown.course.plan == later_plan
+    assert [p for row in shown.sessions for p in row.before] == [other_photo]
+    assert shown.sessions[0].label == "Baseline (session 1, before)"
+    assert shown.pair is None
+    earlier = photos.comparison(
+        first.patient, course=str(first.plan_id), area="forehead", view="front"
+    )
+    assert [row.chart for row in earlier.sessions] == [first, second]
+
+    sign_in(client, asha)
+    url = reverse("charts:photos-compare", args=[first.patient_id])
+    html = client.get(url, {"course": str(first.plan_id)}).content.decode()
+    assert f'?course={later_plan.pk}"' in html
+    assert reverse("charts:photo-thumb", args=[made[0].pk]) in html
+    assert reverse("charts:photo-thumb", args=[other_photo.pk]) not in html
+    html = client.get(url, {"course": "0"}).content.decode()
+    assert "no photos of this patient in that course" in html
+
+
+def test_another_clinic_cannot_compare_the_patient_photos(
+    client: Client, two_sessions: tuple[Chart, Chart, list[ChartPhoto]], bob: User
+) -> None:
+    first, _second, _made = two_sessions
+    sign_in(client, bob)
+    url = reverse("charts:photos-compare", args=[first.patient_id])
+    for query in ({}, {"course": str(first.plan_id), "area": "forehead", "view": "front"}):
+        assert client.get(url, query).status_code == 404
+    assert client.get(reverse("courses:plan", args=[first.plan_id])).status_code == 404
+    assert not AuditEvent.objects.filter(actor=bob, action=AuditAction.VIEW).exists()
+
+
+# --- the photo sets a course asks for ---------------------------------------------------
+
+
+def codes(areas: list[BodyArea]) -> list[str]:
+    return [area.code for area in areas]
+
+
+def test_the_baseline_and_end_photo_sets_are_checked_area_by_area(
+    face_plan: CoursePlan, chart: Chart, asha: User
+) -> None:
+    baseline, end = photos.photo_sets(face_plan)
+    assert (baseline.name, baseline.session_number, baseline.moment) == ("Baseline", 1, "before")
+    assert (end.name, end.session_number, end.moment) == (
+        "End-of-course",
+        face_plan.sessions_planned,
+        "after",
+    )
+    assert baseline.chart == chart and end.chart is None
+    assert (codes(baseline.taken), codes(baseline.missing)) == ([], ["cheeks", "forehead"])
+    assert codes(end.missing) == ["cheeks", "forehead"]
+
+    # An after photo, or a photo of an area not planned, is no baseline photo.
+    add(chart, asha, moment=PhotoMoment.AFTER, area="cheeks")
+    add(chart, asha, area="forehead", view=PhotoView.LEFT)
+    add(chart, asha, area="neck")
+    baseline, end = photos.photo_sets(face_plan)
+    assert (codes(baseline.taken), codes(baseline.missing)) == (["forehead"], ["cheeks"])
+    assert baseline.missing_labels == "Cheeks"
+    assert photos.requested_sets(chart) == [baseline]
+
+    add(chart, asha, area="cheeks")
+    baseline, _end = photos.photo_sets(face_plan)
+    assert baseline.missing == []
+    assert photos.requested_sets(chart) == []
+
+
+def test_the_course_page_lists_what_photos_are_missing(
+    client: Client, face_plan: CoursePlan, chart: Chart, asha: User, rhea: User
+) -> None:
+    add(chart, asha, area="forehead")
+    sign_in(client, asha)
+    url = reverse("courses:plan", args=[face_plan.pk])
+
+    html = client.get(url).content.decode()
+
+    assert "Baseline photos: missing for Cheeks" in html
+    assert f'href="{reverse("charts:chart", args=[chart.pk])}#chart-photos"' in html
+    assert "End-of-course photos: missing for Cheeks, Forehead" in html
+    assert f"session {face_plan.sessions_planned} not charted yet" in html
+    compare = reverse("charts:photos-compare", args=[face_plan.patient_id])
+    assert f'href="{compare}?course={face_plan.pk}"' in html
+
+    add(chart, asha, area="cheeks")
+    html = client.get(url).content.decode()
+    assert "Baseline photos: taken for every area" in html
+
+
+def test_the_first_and_last_session_charts_ask_for_their_photo_set(
+    client: Client, face_plan: CoursePlan, chart: Chart, asha: User, bookable_pat: User
+) -> None:
+    sign_in(client, asha)
+    html = client.get(reverse("charts:chart", args=[chart.pk])).content.decode()
+    assert (
+        "<strong>Baseline photo set requested:</strong> take before photos of Cheeks, Forehead."
+        in html
+    )
+
+    last = services.start_chart(
+        ready_session(face_plan, asha, session_number=face_plan.sessions_planned), bookable_pat
+    )
+    add(last, asha, moment=PhotoMoment.AFTER, area="cheeks")
+    html = client.get(reverse("charts:chart", args=[last.pk])).content.decode()
+    assert "Baseline photo set requested" not in html
+    assert (
+        "<strong>End-of-course photo set requested:</strong> take after photos of Forehead." in html
+    )
+
+    # The prompt goes once the set is complete (htmx brings the panel back without it).
+    response = post_photo(client, chart, photo_jpeg(), htmx=True)  # forehead, before
+    assert "take before photos of Cheeks." in response.content.decode()
+    add(chart, asha, area="cheeks")
+    html = client.get(reverse("charts:chart", args=[chart.pk])).content.decode()
+    assert "photo set requested" not in html
+
+    middle = services.start_chart(ready_session(face_plan, asha, session_number=2), bookable_pat)
+    html = client.get(reverse("charts:chart", args=[middle.pk])).content.decode()
+    assert "photo set requested" not in html

@@ -126,6 +126,7 @@ def test_a_later_version_of_the_same_formula_warns_and_another_formula_does_not(
     first_chart: Chart, face_plan: CoursePlan, asha: User, bookable_pat: User
 ) -> None:
     event(first_chart, grade=3, serious=True)
+    assert face_plan.formula_version is not None
     # The first version has been injected, so an edit makes version 2.
     newer = formulas.save_formula_edit(
         face_plan.formula_version.formula,
