@@ -124,9 +124,11 @@ def _follow_ups(
                 )
 
 
-def _cluster_lot(clinic: Clinic, charts: list[Chart], today: date) -> tuple[Lot, list[Chart]]:
+def _cluster_lot(
+    clinic: Clinic, charts: list[Chart], today: date
+) -> tuple[Lot, list[Chart]] | None:
     """The lot behind the most sessions old enough for an infection to have shown, with
-    those sessions, one per patient."""
+    those sessions, one per patient; None when no session is old enough (a small demo)."""
     exposed: dict[int, dict[int, Chart]] = defaultdict(dict)
     old_enough = {
         c.pk: c
@@ -136,6 +138,8 @@ def _cluster_lot(clinic: Clinic, charts: list[Chart], today: date) -> tuple[Lot,
     for line in SyringeLot.objects.filter(chart__in=list(old_enough)).select_related("lot"):
         chart = old_enough[line.chart_id]
         exposed[line.lot_id].setdefault(chart.patient_id, chart)
+    if not exposed:
+        return None
     lot_id = max(exposed, key=lambda pk: (len(exposed[pk]), -pk))
     return Lot.objects.get(pk=lot_id), list(exposed[lot_id].values())
 
@@ -144,7 +148,10 @@ def _infections(
     rng: random.Random, clinic: Clinic, charts: list[Chart], counts: AftercareCounts
 ) -> None:
     today = clinic.today()
-    lot, exposed = _cluster_lot(clinic, charts, today)
+    cluster = _cluster_lot(clinic, charts, today)
+    if cluster is None:
+        return
+    lot, exposed = cluster
     counts.cluster_lot = f"{lot.product.name} lot {lot.lot_number}"
     for n, chart in enumerate(rng.sample(exposed, min(CLUSTER_INFECTIONS, len(exposed)))):
         day = services.session_day(chart)

@@ -20,7 +20,7 @@ from mesoclinic.followup.models import (
     Grade,
     Reporter,
 )
-from mesoclinic.followup.services import FOLLOW_UP_QUESTIONS, MIN_NOTE, EventSpec
+from mesoclinic.followup.services import FOLLOW_UP_QUESTIONS, MIN_NOTE, EventSpec, version_of
 
 ANSWER_CHOICES = [(0, "None"), *Grade.choices]
 GRADE_HELP = " ".join(f"{grade.value} {grade.label[2:]}: {GRADE_MEANING[grade]}" for grade in Grade)
@@ -102,7 +102,7 @@ class EventForm(forms.Form):
         label="Treatment given", required=False, max_length=5000, widget=forms.Textarea({"rows": 2})
     )
     outcome = forms.ChoiceField(
-        label="EventOutcome", choices=EventOutcome.choices, initial=EventOutcome.ONGOING
+        label="Outcome", choices=EventOutcome.choices, initial=EventOutcome.ONGOING
     )
     resolved_on = forms.DateField(label="Resolved on", required=False, widget=DATE)
     day_off_work = forms.BooleanField(label="Needed a day off work", required=False)
@@ -156,7 +156,7 @@ class EventForm(forms.Form):
 class EventUpdateForm(forms.Form):
     """How the event stands now; what is unchanged is left as it was."""
 
-    outcome = forms.ChoiceField(label="EventOutcome", choices=EventOutcome.choices)
+    outcome = forms.ChoiceField(label="Outcome", choices=EventOutcome.choices)
     resolved_on = forms.DateField(label="Resolved on", required=False, widget=DATE)
     grade = forms.TypedChoiceField(
         label="Grade", choices=Grade.choices, coerce=int, help_text=GRADE_HELP
@@ -172,14 +172,24 @@ class EventUpdateForm(forms.Form):
     reason = forms.CharField(
         label="Why it changes", max_length=2000, widget=forms.Textarea({"rows": 2})
     )
+    # The version the form was filled from: every field is sent, so the service refuses to
+    # save over a version changed meanwhile.
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    NOT_CHANGES = ("reason", "version")
 
     @classmethod
     def for_event(cls, event: AdverseEvent, data: Any = None) -> EventUpdateForm:
-        initial = {name: getattr(event, name) for name in cls.base_fields if name != "reason"}
+        initial = {
+            name: getattr(event, name) for name in cls.base_fields if name not in cls.NOT_CHANGES
+        }
+        initial["version"] = version_of(event)
         return cls(data, initial=initial, prefix="update")
 
     def changes(self) -> dict[str, Any]:
-        return {name: value for name, value in self.cleaned_data.items() if name != "reason"}
+        return {
+            name: value for name, value in self.cleaned_data.items() if name not in self.NOT_CHANGES
+        }
 
 
 class CausalityForm(forms.Form):

@@ -183,6 +183,11 @@ class AdverseEvent(models.Model):
         raise KeptRecordError("An adverse event is kept; retract it with a reason instead.")
 
 
+class FollowUpQuerySet(KeptQuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise KeptRecordError("A follow-up's answers are not changed once given.")
+
+
 class FollowUpChannel(models.TextChoices):
     PHONE = "phone", "By phone, with staff"
     PORTAL = "portal", "In the portal, by the patient"
@@ -210,7 +215,7 @@ class FollowUp(models.Model):
     notes = models.TextField(blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
-    objects = KeptQuerySet.as_manager()
+    objects = FollowUpQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Follow-up of chart {self.chart_id}"

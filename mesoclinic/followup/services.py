@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -54,6 +54,9 @@ FOLLOW_UP_QUESTIONS: tuple[tuple[str, str], ...] = (
 )
 FOLLOW_UP_AFTER = timedelta(hours=24)
 UNANSWERED_AFTER = timedelta(hours=72)
+# Past this, the 24-hour check can no longer be made: older sessions (a clinic's history from
+# before it used mesoclinic) are neither due nor flagged.
+FOLLOW_UP_WITHIN = timedelta(days=30)
 INFECTION = "infection"
 SERIOUS_FROM = Grade.LIFE_THREATENING
 SEVERE_FROM = Grade.SEVERE
@@ -233,14 +236,15 @@ def flags_for(
 def _unanswered(now: datetime) -> QuerySet[Chart]:
     return Chart.objects.filter(
         signed_at__isnull=False,
+        ended_at__gt=now - FOLLOW_UP_WITHIN,
         ended_at__lte=now - UNANSWERED_AFTER,
         follow_up__isnull=True,
     ).exclude(flags__kind=FlagKind.UNANSWERED)
 
 
 def flag_unanswered(now: datetime | None = None, *, clinic: Clinic | None = None) -> list[Flag]:
-    """One flag for each signed session whose 24-hour check is still unanswered 72 hours after
-    it ended; a session already flagged is not flagged again. Returns the flags raised now.
+    """One flag for each signed session of the last 30 days whose 24-hour check is still
+    unanswered 72 hours after it ended; a session already flagged is not flagged again. Returns the flags raised now.
     The worker sweeps every clinic; a clinic's dashboard sweeps only its own."""
     now = now or timezone.now()
     raised = []
@@ -368,7 +372,7 @@ def record_follow_up(
 
 
 def due_follow_ups(clinic: Clinic, now: datetime) -> list[DueFollowUp]:
-    """Signed sessions of ``clinic`` at least 24 hours past their end with no answered
+    """Signed sessions of ``clinic`` from 24 hours to 30 days past their end with no answered
     follow-up, the longest waiting first; those past 72 hours are overdue. A session whose
     "unanswered" flag a practitioner has closed (the patient could not be reached) is no
     longer due: the decision is on that flag."""
@@ -376,10 +380,18 @@ def due_follow_ups(clinic: Clinic, now: datetime) -> list[DueFollowUp]:
         Chart.objects.filter(
             clinic=clinic,
             signed_at__isnull=False,
+            ended_at__gt=now - FOLLOW_UP_WITHIN,
             ended_at__lte=now - FOLLOW_UP_AFTER,
             follow_up__isnull=True,
         )
-        .exclude(flags__kind=FlagKind.UNANSWERED, flags__closed_at__isnull=False)
+        # One condition on one flag row: closed flags of other kinds do not count.
+        .exclude(
+            Exists(
+                Flag.objects.filter(
+                    chart=OuterRef("pk"), kind=FlagKind.UNANSWERED, closed_at__isnull=False
+                )
+            )
+        )
         .select_related("patient", "practitioner", "appointment", "clinic")
     )
     due = []
@@ -519,17 +531,28 @@ def _locked(event: AdverseEvent) -> AdverseEvent:
     )
 
 
+def version_of(event: AdverseEvent) -> int:
+    """The event's latest version, as its history numbers it."""
+    latest = event.history.order_by("-history_id").values_list("history_id", flat=True).first()  # type: ignore[attr-defined]
+    return int(latest or 0)
+
+
 def update_event(
     event: AdverseEvent,
     changes: dict[str, Any],
     actor: User,
     *,
     reason: str,
+    seen_version: int | None = None,
     request: HttpRequest | None = None,
 ) -> AdverseEvent:
     """Change how the event stands (outcome, resolution, treatment, grade, seriousness,
     organism, notes), with the reason; the version it replaces stays in its history. A
-    change that makes a rule fire (a grade raised to 3) raises that flag."""
+    change that makes a rule fire (a grade raised to 3) raises that flag.
+
+    ``seen_version`` is the version the person read (``version_of``): a form sends every
+    field, so saving over a version someone else changed meanwhile would silently undo
+    their change; it is refused instead."""
     _require_staff(actor, event.clinic_id, Perm.FOLLOWUP_RECORD)
     unknown = sorted(set(changes) - set(EVENT_FIELDS))
     if unknown:
@@ -540,6 +563,11 @@ def update_event(
         current = _locked(event)
         if current.retracted_at is not None:
             raise ValidationError("This event was retracted; it is kept as it was.")
+        if seen_version is not None and seen_version != version_of(current):
+            raise ValidationError(
+                "Someone changed this event after you opened it: read how it stands now "
+                "and enter your change again."
+            )
         changed = {
             name: value.strip() if isinstance(value, str) else value
             for name, value in changes.items()

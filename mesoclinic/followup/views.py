@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mesoclinic.charts.models import Chart
+from mesoclinic.charts.models import Chart, SyringeLot
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.models import AuditAction
 from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
@@ -56,7 +56,13 @@ class SessionFlags:
 
 def _flags(request: HttpRequest) -> QuerySet[Flag]:
     return scoped(request, Flag).select_related(
-        "patient", "chart__appointment", "assigned_to", "adverse_event__side_effect", "closed_by"
+        "patient",
+        "chart__appointment",
+        "chart__patient",
+        "chart__practitioner",
+        "assigned_to",
+        "adverse_event__side_effect",
+        "closed_by",
     )
 
 
@@ -149,6 +155,8 @@ def _events(queryset: QuerySet[AdverseEvent]) -> QuerySet[AdverseEvent]:
 def _chart_page(
     request: HttpRequest, chart: Chart, form: FollowUpForm | None = None, status: int = 200
 ) -> HttpResponse:
+    # Recorded here, so that a form shown again with its errors counts as a read too.
+    audit.record(AuditAction.VIEW, request=request, obj=chart, what="follow-up")
     follow_up = FollowUp.objects.filter(chart=chart).select_related("answered_by").first()
     answers = []
     if follow_up is not None:
@@ -177,9 +185,7 @@ def _chart_page(
 @require_GET
 @requires(Perm.FOLLOWUP_VIEW)
 def chart(request: HttpRequest, chart_pk: int) -> HttpResponse:
-    chart = get_scoped_or_404(request, Chart, pk=chart_pk)
-    audit.record(AuditAction.VIEW, request=request, obj=chart, what="follow-up")
-    return _chart_page(request, chart)
+    return _chart_page(request, get_scoped_or_404(request, Chart, pk=chart_pk))
 
 
 @require_POST
@@ -229,8 +235,7 @@ def report(request: HttpRequest, chart_pk: int) -> HttpResponse:
                 messages.success(request, f"{event.label} recorded.")
                 return redirect("followup:event", event.pk)
         status = 422
-    else:
-        audit.record(AuditAction.VIEW, request=request, obj=chart, what="report side effect")
+    audit.record(AuditAction.VIEW, request=request, obj=chart, what="report side effect")
     return render(request, "followup/report.html", {"chart": chart, "form": form}, status=status)
 
 
@@ -241,6 +246,7 @@ def _event_page(
     request: HttpRequest, event: AdverseEvent, forms: dict[str, Any] | None = None
 ) -> HttpResponse:
     forms = forms or {}
+    audit.record(AuditAction.VIEW, request=request, obj=event)
     history = list(
         event.history.select_related("history_user").order_by("-history_date", "-history_id")  # type: ignore[attr-defined]
     )
@@ -250,6 +256,13 @@ def _event_page(
         {
             "event": event,
             "chart": event.chart,
+            # What the patient was exposed to at the session: the lots and devices an
+            # outbreak is traced through.
+            "lot_lines": list(
+                SyringeLot.objects.filter(chart=event.chart)
+                .select_related("lot__product", "syringe")
+                .order_by("syringe__number", "pk")
+            ),
             "history": history,
             "flags": list(event.flags.select_related("assigned_to", "closed_by")),
             "update_form": forms.get("update") or EventUpdateForm.for_event(event),
@@ -270,9 +283,7 @@ def _event(request: HttpRequest, pk: int) -> AdverseEvent:
 @require_GET
 @requires(Perm.FOLLOWUP_VIEW)
 def event(request: HttpRequest, pk: int) -> HttpResponse:
-    event = _event(request, pk)
-    audit.record(AuditAction.VIEW, request=request, obj=event)
-    return _event_page(request, event)
+    return _event_page(request, _event(request, pk))
 
 
 @require_POST
@@ -287,9 +298,16 @@ def event_update(request: HttpRequest, pk: int) -> HttpResponse:
                 form.changes(),
                 signed_in_user(request),
                 reason=form.cleaned_data["reason"],
+                seen_version=form.cleaned_data["version"],
                 request=request,
             )
         except ValidationError as error:
+            # Shown again over the version as it stands now, so that a second submission
+            # is a decision made knowing the other change.
+            data = request.POST.copy()
+            data["update-version"] = str(services.version_of(event))
+            form = EventUpdateForm.for_event(event, data)
+            form.is_valid()
             _refused(form, error)
         else:
             messages.success(request, "Event updated; the earlier version is kept below.")

@@ -28,7 +28,7 @@ from ninja.responses import Status
 from mesoclinic.catalogue.models import Direction, ScaleKind
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.api_errors import invalid
-from mesoclinic.clinics.models import AuditAction, User
+from mesoclinic.clinics.models import STAFF_ROLES, AuditAction, User
 from mesoclinic.clinics.permissions import Perm, api_requires, signed_in_user
 from mesoclinic.clinics.tenancy import get_scoped_or_404, scoped
 from mesoclinic.courses.models import CoursePlan
@@ -263,11 +263,17 @@ def record_measurement(
     actor = signed_in_user(request)
     rated_by: User = actor
     if payload.rated_by_id is not None:
-        rated_by = scoped(request, User).filter(pk=payload.rated_by_id).first()  # type: ignore[assignment]
-        if rated_by is None:
+        # Active staff only, as on the page: patients rate through their own portal account.
+        found = (
+            scoped(request, User)
+            .filter(pk=payload.rated_by_id, role__in=STAFF_ROLES, is_active=True)
+            .first()
+        )
+        if found is None:
             raise HttpError(
                 422, f"No staff member of this clinic has the id {payload.rated_by_id}."
             )
+        rated_by = found
     try:
         measurement = services.record_measurement(
             plan,

@@ -40,10 +40,15 @@ class Rater(models.TextChoices):
     ASSESSOR = "assessor", "Other clinic staff"
 
 
+RETRACTION_FIELDS = frozenset({"retracted_at", "retracted_by", "retraction_reason"})
+
+
 class MeasurementQuerySet(models.QuerySet["Measurement"]):
     def update(self, **kwargs: Any) -> int:
-        if set(kwargs) - {"retracted_at", "retracted_by", "retraction_reason"}:
+        if set(kwargs) - RETRACTION_FIELDS:
             raise MeasurementChangeError("A measurement is not changed; retract it instead.")
+        if self.filter(retracted_at__isnull=False).exists():
+            raise MeasurementChangeError("A retraction is final.")
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -104,14 +109,12 @@ class Measurement(models.Model):
         return f"{self.scale.code} = {self.value} ({self.get_time_point_display()})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and set(kwargs.get("update_fields") or ()) - {
-            "retracted_at",
-            "retracted_by",
-            "retraction_reason",
-        }:
-            raise MeasurementChangeError("A measurement is not changed; retract it instead.")
-        if self.pk is not None and not kwargs.get("update_fields"):
-            raise MeasurementChangeError("A measurement is not changed; retract it instead.")
+        if self.pk is not None:
+            fields = set(kwargs.get("update_fields") or ())
+            if not fields or fields - RETRACTION_FIELDS:
+                raise MeasurementChangeError("A measurement is not changed; retract it instead.")
+            if Measurement.objects.filter(pk=self.pk, retracted_at__isnull=False).exists():
+                raise MeasurementChangeError("A retraction is final.")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

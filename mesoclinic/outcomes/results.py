@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from html import escape
 
 import plotly.graph_objects as go
 from django.utils import timezone
@@ -225,7 +226,9 @@ def figure(result: CourseResult) -> go.Figure:
                 x=[_naive(p.at) for p in series.points],
                 y=[float(p.value) for p in series.points],
                 mode="lines+markers",
-                name=series.site or scale.label,
+                # plotly.js renders some HTML (links, styles) in names and hover text:
+                # what people typed is escaped.
+                name=escape(series.site or scale.label),
                 line={"color": colour, "width": 2},
                 marker={"size": 8},
                 customdata=[
@@ -293,7 +296,7 @@ def figure(result: CourseResult) -> go.Figure:
                     "color": [GRADE_COLOURS[mark.grade - 1] for mark in result.side_effects],
                     "line": {"width": 1, "color": "#333"},
                 },
-                text=[mark.label for mark in result.side_effects],
+                text=[escape(mark.label) for mark in result.side_effects],
                 hovertemplate="%{x|%Y-%m-%d}<br>%{text}, grade %{y}<extra></extra>",
             ),
             row=2,

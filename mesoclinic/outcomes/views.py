@@ -25,10 +25,11 @@ from mesoclinic.outcomes.models import Measurement, Rater
 
 
 def _scale(plan: CoursePlan, scales: list[OutcomeScale], code: str | None) -> OutcomeScale:
+    """The scale asked for, else the course's primary scale, else the first that serves it
+    (the scales for every indication, such as GAIS, always serve)."""
     chosen = next((scale for scale in scales if scale.code == code), None)
-    return chosen or next(
-        (s for s in scales if s.pk == plan.indication.primary_scale_id), scales[0]
-    )
+    primary = next((s for s in scales if s.pk == plan.indication.primary_scale_id), None)
+    return chosen or primary or scales[0]
 
 
 def _page(

@@ -31,7 +31,8 @@ from mesoclinic.followup.models import (
     Reporter,
 )
 from mesoclinic.followup.services import EventSpec
-from mesoclinic.followup.testing import no_answers
+from mesoclinic.followup.testing import hours_ago, no_answers, signed_chart
+from mesoclinic.formulas.models import Lot
 
 NOTE = "Called the patient: cold packs, review in two days."
 
@@ -337,6 +338,9 @@ def test_a_follow_up_is_kept_as_given(chart: Chart, asha: User) -> None:
         follow_up.delete()
     with pytest.raises(KeptRecordError):
         FollowUp.objects.all().delete()
+    with pytest.raises(KeptRecordError):
+        FollowUp.objects.filter(pk=follow_up.pk).update(answers={"bruising": 3})
+    assert FollowUp.objects.get(pk=follow_up.pk).answers == no_answers()
 
 
 # --- who may report ----------------------------------------------------------------------
@@ -588,3 +592,15 @@ def test_the_worker_s_pass_sweeps_unanswered_follow_ups(old_chart: Chart) -> Non
     Worker().run_pass()
 
     assert Flag.objects.get().chart == old_chart
+
+
+def test_a_session_older_than_30_days_is_neither_due_nor_flagged(
+    face_plan: CoursePlan, asha: User, lot: Lot
+) -> None:
+    # A clinic's history from before it used mesoclinic: the check can no longer be made.
+    Lot.objects.filter(pk=lot.pk).update(received_on=lot.received_on - timedelta(days=60))
+    lot.refresh_from_db()
+    signed_chart(face_plan, asha, lot, ended_at=hours_ago(31 * 24), session_number=4)
+
+    assert services.flag_unanswered() == []
+    assert services.due_follow_ups(face_plan.clinic, timezone.now()) == []

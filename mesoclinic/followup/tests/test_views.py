@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.test import Client
 
-from mesoclinic.charts.models import Chart
+from mesoclinic.charts.models import Chart, SyringeLot
 from mesoclinic.clinics.models import AuditEvent, User
 from mesoclinic.followup import services
 from mesoclinic.followup.models import AdverseEvent, Flag, FlagAction, FollowUp, FollowUpChannel
@@ -111,7 +111,9 @@ def test_another_clinic_s_session_event_and_flag_are_not_found(
         == 404
     )
     assert client.post(f"/follow-up/charts/{chart.pk}/answer/", answer_form()).status_code == 404
-    assert "Rousseau" not in client.get("/follow-up/").content.decode()
+    dashboard = client.get("/follow-up/")
+    assert dashboard.status_code == 200
+    assert "Rousseau" not in dashboard.content.decode()
     flag.refresh_from_db()
     assert flag.is_open and not FollowUp.objects.exists()
 
@@ -155,6 +157,7 @@ def test_the_event_page_shows_its_versions_and_causality_is_for_practitioners(
         "update-grade": "3",
         "update-treatment": "Paracetamol",
         "update-reason": "Worse the next day.",
+        "update-version": str(services.version_of(event)),
     }
     assert client.post(f"/follow-up/events/{event.pk}/update/", update).status_code == 302
     assert (
@@ -174,6 +177,9 @@ def test_the_event_page_shows_its_versions_and_causality_is_for_practitioners(
     assert "Reported." in html
     assert "Grade 3 or above" in html
     assert "Record the assessment" in html
+    # The lots the session drew on, by which an outbreak is traced.
+    (line,) = SyringeLot.objects.filter(chart=chart).select_related("lot__product")
+    assert f"{line.lot.product.name}, lot {line.lot.lot_number}" in html
     assert (
         "Record the assessment" not in client.get(f"/follow-up/events/{event.pk}/").content.decode()
     )
@@ -191,3 +197,36 @@ def test_the_chart_and_home_pages_link_to_the_follow_up(
     assert "1 assigned to you" in home
     patient = client.get(f"/follow-up/patients/{day_old_chart.patient_id}/").content.decode()
     assert "Swelling" in patient
+
+
+def test_an_update_over_a_version_changed_meanwhile_is_refused_and_changes_nothing(
+    client_for: ClientFor, chart: Chart, asha: User, pat: User
+) -> None:
+    event = services.report_event(
+        chart,
+        services.EventSpec(onset_on=services.session_day(chart), grade=1, side_effect="pain"),
+        asha,
+        "staff",
+    )
+    read = services.version_of(event)
+    # Someone else records the resolution after the page was opened.
+    services.update_event(
+        event,
+        {"outcome": "resolved", "resolved_on": services.session_day(chart)},
+        pat,
+        reason="Settled the next day.",
+    )
+    stale = {
+        "update-outcome": "ongoing",
+        "update-grade": "1",
+        "update-treatment": "Cold pack",
+        "update-reason": "Adding the treatment.",
+        "update-version": str(read),
+    }
+
+    response = client_for(asha).post(f"/follow-up/events/{event.pk}/update/", stale)
+
+    assert response.status_code == 422
+    assert "Someone changed this event after you opened it" in response.content.decode()
+    event.refresh_from_db()
+    assert (event.outcome, event.treatment) == ("resolved", "")

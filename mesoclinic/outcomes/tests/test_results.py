@@ -138,3 +138,15 @@ def test_side_effects_of_the_sessions_are_on_the_timeline(
     figure = results.figure(result)
     marks = [trace for trace in figure.data if trace.name == "Side effect (grade)"]
     assert list(marks[0].y) == [1, 2]
+
+
+def test_typed_text_reaches_the_plot_escaped(fat_plan: CoursePlan, bookable_pat: User) -> None:
+    # plotly.js would render a link or a style from a trace's name or hover text.
+    site = '<a href="https://example.org">navel</a>'
+    measure(fat_plan, "92.0", timezone.now() - timedelta(hours=1), bookable_pat, site=site)
+
+    figure = results.figure(results.course_result(fat_plan))
+
+    names = [trace.name for trace in figure.data]
+    assert "&lt;a href=&quot;https://example.org&quot;&gt;navel&lt;/a&gt;" in names
+    assert site not in names

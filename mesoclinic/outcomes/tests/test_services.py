@@ -135,6 +135,12 @@ def test_a_measurement_is_retracted_once_with_a_reason(
     assert not Measurement.objects.current().filter(pk=measured.pk).exists()
     with pytest.raises(ValidationError, match="retracted already"):
         services.retract_measurement(stored, "Again.", asha)
+    # Nor undone or rewritten from below the service.
+    with pytest.raises(MeasurementChangeError, match="final"):
+        Measurement.objects.filter(pk=measured.pk).update(retracted_at=None)
+    stored.retraction_reason = "Another reason."
+    with pytest.raises(MeasurementChangeError, match="final"):
+        stored.save(update_fields=["retraction_reason"])
     assert AuditEvent.objects.filter(
         action=AuditAction.UPDATE, object_id=str(measured.pk), detail__retracted=True
     ).exists()
