@@ -7,13 +7,15 @@ as strings.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from mesoclinic.catalogue import sections
+from mesoclinic.catalogue import markup, sections
 from mesoclinic.catalogue.models import (
     BodyArea,
     BodyMapView,
@@ -23,6 +25,8 @@ from mesoclinic.catalogue.models import (
     Indication,
     IngredientClass,
     OutcomeScale,
+    PageLanguage,
+    PatientInformationPage,
     PreCareRule,
     Protocol,
     ScaleKind,
@@ -131,6 +135,31 @@ class ProtocolOut(EntryOut):
     maintenance_per_year_max: int
 
 
+class BlockOut(Schema):
+    kind: Literal["paragraph", "list"]
+    text: str
+    items: list[str]
+
+
+class PatientInformationOut(Schema):
+    code: str
+    language: PageLanguage
+    title: str
+    summary: str
+    body: str
+    blocks: list[BlockOut]
+    reviewed_on: date
+    reviewed_by: str
+    sources: list[str]
+    retired: bool
+    data_version: int
+
+    @staticmethod
+    def resolve_blocks(obj: PatientInformationPage) -> list[markup.Block]:
+        """The body's paragraphs and lists, for a client that renders them itself."""
+        return markup.parse(obj.body)
+
+
 @router.get("/indications", response=list[IndicationOut])
 def list_indications(request: HttpRequest, include_retired: bool = False) -> QuerySet[Indication]:
     return sections.indications(include_retired)
@@ -175,3 +204,10 @@ def list_precare_rules(
 @router.get("/protocols", response=list[ProtocolOut])
 def list_protocols(request: HttpRequest, include_retired: bool = False) -> QuerySet[Protocol]:
     return sections.protocols(include_retired)
+
+
+@router.get("/patient-information", response=list[PatientInformationOut])
+def list_patient_information(
+    request: HttpRequest, include_retired: bool = False
+) -> QuerySet[PatientInformationPage]:
+    return sections.patient_information(include_retired)

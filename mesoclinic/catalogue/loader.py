@@ -3,13 +3,15 @@
 Every file is read and checked before anything is written, so a malformed file changes
 nothing. Writing happens in one transaction and touches only rows whose values differ:
 loading the same files twice writes nothing the second time. Entries are matched by code
-(drug names by class and normalised name, scale levels by scale and value), so an edited
-entry keeps its primary key and everything that points to it. An entry missing from its
-file is marked retired, never deleted.
+(drug names by class and normalised name, scale levels by scale and value, patient
+information pages by code and language), so an edited entry keeps its primary key and
+everything that points to it. An entry missing from its file is marked retired, never
+deleted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from collections import Counter
@@ -38,6 +40,8 @@ from mesoclinic.catalogue.models import (
     IngredientClass,
     Loaded,
     OutcomeScale,
+    PageLanguage,
+    PatientInformationPage,
     PreCareRule,
     Protocol,
     ScaleKind,
@@ -177,6 +181,15 @@ class Table:
             raise self.error(f"{key!r} must be a finite number, not {value!r}")
         return number
 
+    def date(self, key: str) -> dt.date:
+        """A TOML local date (2026-11-26, unquoted), required."""
+        value = self._get(key, (dt.date,), "a date such as 2026-11-26 (unquoted)")
+        if value is None:
+            raise self.error(f"{key!r} is missing")
+        if isinstance(value, dt.datetime):
+            raise self.error(f"{key!r} must be a date without a time, not {value!r}")
+        return value
+
     def texts(self, key: str) -> list[str]:
         value = self._get(key, (list,), "a list of strings")
         if value is None:
@@ -185,17 +198,23 @@ class Table:
             raise self.error(f"{key!r} must be a list of strings")
         return [str(item).strip() for item in value]
 
-    def tables(self, key: str, noun: str, identity: str = "code") -> list[Table]:
+    def tables(self, key: str, noun: str, identity: str | tuple[str, ...] = "code") -> list[Table]:
         """The array of tables under ``key``, each named in errors by its ``identity`` key
-        (or by its position when it has none) after the table that holds it."""
+        (or by its position when it has none) after the table that holds it. An identity of
+        several keys names a table by the first, the others in brackets: "page 'x' (fr)"."""
         value = self._get(key, (list,), "a list of tables")
         if value is None:
             return []
+        first, *others = (identity,) if isinstance(identity, str) else identity
         prefix = f"{self.where}, " if self.where else ""
         tables = []
         for index, item in enumerate(value):
-            code = item.get(identity) if isinstance(item, dict) else None
+            raw = item if isinstance(item, dict) else {}
+            code = raw.get(first)
             name = f"{noun} {code!r}" if isinstance(code, str) else f"{noun} #{index + 1}"
+            details = [str(raw[other]) for other in others if isinstance(raw.get(other), str)]
+            if details:
+                name += f" ({', '.join(details)})"
             tables.append(Table(self.file, prefix + name, item))
         return tables
 
@@ -225,16 +244,23 @@ FILES = {
     "outcome_scales.toml": "scale",
     "indications.toml": "indication",
     "screening_rules.toml": "rule",
+    "patient_information.toml": "page",
 }
+# Files whose entries are identified by more than one key: a page is given once per language.
+IDENTITIES: dict[str, tuple[str, ...]] = {"patient_information.toml": ("code", "language")}
 
 
 def _read_files(data_dir: Path) -> dict[str, ParsedFile]:
-    return {name: read_file(data_dir / name, key) for name, key in FILES.items()}
+    return {
+        name: read_file(data_dir / name, key, IDENTITIES.get(name, "code"))
+        for name, key in FILES.items()
+    }
 
 
-def read_file(path: Path, key: str, identity: str = "code") -> ParsedFile:
+def read_file(path: Path, key: str, identity: str | tuple[str, ...] = "code") -> ParsedFile:
     """A data file's version and its array of ``[[key]]`` entries, each unique by its
-    ``identity`` key; CatalogueError naming the file when it cannot be read or is malformed."""
+    ``identity`` key (or keys); CatalogueError naming the file when it cannot be read or is
+    malformed."""
     name = path.name
     try:
         content = path.read_bytes()
@@ -254,11 +280,13 @@ def read_file(path: Path, key: str, identity: str = "code") -> ParsedFile:
     top.finish()
     if not entries:
         raise top.error(f"no [[{key}]] entries")
+    keys = (identity,) if isinstance(identity, str) else identity
     codes: set[object] = set()
     for entry in entries:
-        code = entry.raw.get(identity)
+        code = tuple(repr(entry.raw.get(name)) for name in keys)
         if code in codes:
-            raise entry.error(f"its {identity} is used by another entry of this file")
+            verb = "is" if len(keys) == 1 else "are"
+            raise entry.error(f"its {' and '.join(keys)} {verb} used by another entry of this file")
         codes.add(code)
     return ParsedFile(name, version, hashlib.sha256(content).hexdigest(), entries)
 
@@ -287,6 +315,8 @@ class _Catalogue:
     indications: dict[str, dict[str, Any]] = field(default_factory=dict)
     primary_scales: dict[str, str] = field(default_factory=dict)
     screening_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (code, language) -> values
+    pages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _common(entry: Table) -> dict[str, Any]:
@@ -376,6 +406,7 @@ def _parse(files: dict[str, ParsedFile]) -> _Catalogue:
 
     _parse_body_areas(files["body_areas.toml"], cat)
     _parse_screening_rules(files["screening_rules.toml"], cat)
+    _parse_patient_information(files["patient_information.toml"], cat)
 
     indication_codes = {entry.raw.get("code") for entry in files["indications.toml"].entries}
     _parse_scales(files["outcome_scales.toml"], cat, indication_codes)
@@ -440,6 +471,55 @@ def _parse_screening_rules(file: ParsedFile, cat: _Catalogue) -> None:
         if any(not item for name in _LIST_PARAMETERS for item in parameters.get(name, [])):
             raise entry.error("a parameter list holds an empty string")
         cat.screening_rules[values["code"]] = values
+
+
+# The fields of a patient information page that hold text for patients.
+_PAGE_TEXTS = ("title", "summary", "body", "reviewed_by", "sources")
+
+
+def _parse_patient_information(file: ParsedFile, cat: _Catalogue) -> None:
+    """Pages for patients, one entry per page and language. Every page must be given in
+    every language, and no text may hold "<": the body is rendered from its own small markup
+    (markup.py), never as HTML, and refusing the character keeps HTML from being written in
+    the hope that it will be."""
+    languages: dict[str, set[str]] = {}
+    for entry in file.entries:
+        code = entry.text("code")
+        language = entry.text("language")
+        if language not in PageLanguage.values:
+            allowed = " or ".join(repr(value) for value in PageLanguage.values)
+            raise entry.error(f"'language' must be {allowed}, not {language!r}")
+        values: dict[str, Any] = {
+            "code": code,
+            "language": language,
+            # The order the pages are read in: where each code first appears in the file.
+            "position": len(languages) if code not in languages else list(languages).index(code),
+            "title": entry.text("title"),
+            "summary": entry.text("summary"),
+            "body": entry.text("body"),
+            "reviewed_on": entry.date("reviewed_on"),
+            "reviewed_by": entry.text("reviewed_by"),
+            "sources": entry.texts("sources"),
+        }
+        if not values["sources"]:
+            raise entry.error("'sources' is missing: name where the facts come from")
+        for name in _PAGE_TEXTS:
+            texts = values[name] if isinstance(values[name], list) else [values[name]]
+            if any("<" in text for text in texts):
+                raise entry.error(
+                    f"{name!r} holds '<': write plain text, not HTML (a body has paragraphs "
+                    "separated by blank lines and lists of lines starting with '- ')"
+                )
+        _finish(entry, PatientInformationPage, values)
+        languages.setdefault(code, set()).add(language)
+        cat.pages[(code, language)] = values
+    for code, given in languages.items():
+        missing = [language for language in PageLanguage.values if language not in given]
+        if missing:
+            raise CatalogueError(
+                f"{file.name}: page {code!r}: has no {missing[0]!r} version (every page is "
+                f"given in {' and '.join(repr(value) for value in PageLanguage.values)})"
+            )
 
 
 def _parse_drug_classes(file: ParsedFile, cat: _Catalogue) -> None:
@@ -685,6 +765,16 @@ def _write(cat: _Catalogue, files: dict[str, ParsedFile]) -> LoadReport:
             for code, served in cat.scale_indications.items()
         },
         scales,
+    )
+
+    pages = version("patient_information.toml")
+    page_pks = writer.upsert(
+        PatientInformationPage, cat.pages, lambda page: (page.code, page.language), pages
+    )
+    writer.retire(
+        PatientInformationPage,
+        PatientInformationPage.objects.exclude(pk__in=page_pks.values()),
+        pages,
     )
 
     counts = Counter(writer.status.values())

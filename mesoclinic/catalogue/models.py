@@ -13,6 +13,9 @@ from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.safestring import SafeString
+
+from mesoclinic.catalogue import markup
 
 
 class Loaded(models.Model):
@@ -390,3 +393,45 @@ class ScreeningRule(CatalogueEntry):
                 violation_error_message="Only a blocking rule can be overridden.",
             )
         ]
+
+
+class PageLanguage(models.TextChoices):
+    """The languages every patient information page is written in."""
+
+    ENGLISH = "en", "English"
+    FRENCH = "fr", "Français"
+
+
+class PatientInformationPage(Loaded):
+    """A page written for patients, in one language. A page's translations share its code;
+    the patient portal shows the one in the patient's language, and staff review them all in
+    the catalogue first. The body is plain text in the small markup of ``markup.py``."""
+
+    code = models.SlugField(max_length=64)
+    language = models.CharField(max_length=2, choices=PageLanguage.choices)
+    position = models.PositiveSmallIntegerField(
+        help_text="Order in which the pages are read: the first appearance of the code in its file."
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField()
+    body = models.TextField(
+        help_text="Paragraphs separated by blank lines; '- ' starts a list item."
+    )
+    reviewed_on = models.DateField()
+    reviewed_by = models.CharField(max_length=200)
+    sources = models.JSONField(help_text="Where the facts come from (seed, DOMAIN.md sections).")
+
+    class Meta:
+        ordering = ["position", "code", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "language"], name="catalogue_patient_page_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.language})"
+
+    @property
+    def body_html(self) -> SafeString:
+        return markup.render(self.body)

@@ -15,6 +15,7 @@ from mesoclinic.catalogue.models import (
     Indication,
     IngredientClass,
     OutcomeScale,
+    PatientInformationPage,
     PreCareRule,
     Protocol,
     ScaleLevel,
@@ -66,6 +67,11 @@ def precare_rules(include_retired: bool = False) -> QuerySet[PreCareRule]:
 
 def protocols(include_retired: bool = False) -> QuerySet[Protocol]:
     return _filter(Protocol.objects.all(), include_retired)
+
+
+def patient_information(include_retired: bool = False) -> QuerySet[PatientInformationPage]:
+    """Every page in every language, in reading order, a page's translations together."""
+    return _filter(PatientInformationPage.objects.all(), include_retired)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,12 @@ SECTIONS = (
         "Protocols",
         "Course defaults that a course plan starts from.",
         protocols,
+    ),
+    Section(
+        "patient-information",
+        "Patient information",
+        "Pages written for patients, in English and French, to review before the portal shows them.",
+        patient_information,
     ),
 )
 

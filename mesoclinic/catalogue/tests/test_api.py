@@ -16,6 +16,7 @@ LISTS = [
     "drug-classes",
     "precare-rules",
     "protocols",
+    "patient-information",
 ]
 
 
@@ -27,7 +28,7 @@ def test_anonymous_requests_are_refused(db: None, client: Client, name: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("name", "count"), list(zip(LISTS, [10, 15, 26, 12, 9, 12, 1, 1], strict=True))
+    ("name", "count"), list(zip(LISTS, [10, 15, 26, 12, 9, 12, 1, 1, 18], strict=True))
 )
 def test_each_list_is_returned_to_a_signed_in_user(
     catalogue: LoadReport, alice_client: Client, name: str, count: int
