@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,8 +30,20 @@ from playwright.sync_api import (
 )
 from pytest_django.live_server_helper import LiveServer
 
-from mesoclinic.clinics.models import User
-from mesoclinic.clinics.testing import PASSWORD
+from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
+from mesoclinic.charts.testing import remove_all_charts
+from mesoclinic.clinics.models import Clinic, Role, User
+from mesoclinic.clinics.testing import PASSWORD, create_user
+from mesoclinic.consent.testing import remove_all_consents
+from mesoclinic.courses import plans
+from mesoclinic.courses.models import CoursePlan
+from mesoclinic.courses.testing import make_bookable
+from mesoclinic.followup.testing import remove_all_follow_ups
+from mesoclinic.formulas import services as formulas
+from mesoclinic.formulas.models import Ingredient
+from mesoclinic.formulas.services import ComponentSpec
+from mesoclinic.outcomes.testing import remove_all_measurements
+from mesoclinic.patients.models import Patient
 
 # Playwright's sync API keeps an asyncio loop running in the main thread for as long as the
 # session-scoped browser lives, and Django refuses ORM calls from a thread with a running
@@ -144,3 +158,59 @@ def sign_in_through_the_form(page: Page, user: User, start: str = "/") -> None:
     page.get_by_label("6-digit code").fill(f"{code:0{device.digits}d}")
     page.get_by_role("button", name="Verify").click()
     expect(page).not_to_have_url(re.compile(r"/(login|account/two-factor)/"))
+
+
+@pytest.fixture
+def signed_rows_removed(transactional_db: None) -> Iterator[None]:
+    """Kept rows (measurements, follow-ups, signed charts, consents) refuse DELETE, which is
+    how the database is emptied after a browser test on SQLite: they are removed first, the
+    triggers lifted for that only."""
+    yield
+    remove_all_measurements()
+    remove_all_follow_ups()
+    remove_all_charts()
+    remove_all_consents()
+
+
+@dataclass(frozen=True)
+class GlowCourse:
+    pat: User  # practitioner, bookable
+    asha: User  # assistant
+    patient: Patient
+    plan: CoursePlan
+
+
+def glow_course(clinic: Clinic, areas: list[str]) -> GlowCourse:
+    """A wrinkles course of ``areas`` for Inès Garnier, with pat (bookable practitioner),
+    asha (assistant) and a hyaluronic acid formula, "Glow"."""
+    admin = create_user("alice.admin", Role.ADMIN, clinic)
+    pat = make_bookable(create_user("pat.practitioner", Role.PRACTITIONER, clinic), admin)
+    asha = create_user("asha.assistant", Role.ASSISTANT, clinic)
+    patient = Patient.objects.create(
+        clinic=clinic, given_name="Inès", family_name="Garnier", date_of_birth="1979-04-11"
+    )
+    formula = formulas.create_formula(
+        clinic=clinic,
+        name="Glow",
+        author=pat,
+        components=[
+            ComponentSpec(
+                ingredient=Ingredient.objects.get(clinic__isnull=True, name="Hyaluronic acid"),
+                volume_ml=Decimal(1),
+                concentration=Decimal("0.5"),
+                unit="%",
+            )
+        ],
+        total_volume_ml=Decimal(2),
+        actor=pat,
+    )
+    plan = plans.create_plan(
+        patient=patient,
+        indication=Indication.objects.get(code="wrinkles-and-lines"),
+        practitioner=pat,
+        protocol=Protocol.objects.get(code="default"),
+        areas=BodyArea.objects.filter(code__in=areas),
+        formula_version=formula.current_version,
+        actor=pat,
+    )
+    return GlowCourse(pat, asha, patient, plan)

@@ -4,41 +4,22 @@ add up, signs with the password and finds the summary PDF."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
 from mesoclinic.charts import editor
 from mesoclinic.charts.models import Chart
-from mesoclinic.charts.testing import ready_session, remove_all_charts, stock_lot
-from mesoclinic.clinics.models import Clinic, Role
-from mesoclinic.clinics.testing import PASSWORD, create_user
-from mesoclinic.consent.testing import remove_all_consents
-from mesoclinic.courses import plans
-from mesoclinic.courses.testing import make_bookable
-from mesoclinic.formulas import services as formulas
-from mesoclinic.formulas.models import Ingredient
-from mesoclinic.formulas.services import ComponentSpec
-from mesoclinic.patients.models import Patient
-from tests.e2e.conftest import sign_in_through_the_form
+from mesoclinic.charts.testing import ready_session, stock_lot
+from mesoclinic.clinics.models import Clinic
+from mesoclinic.clinics.testing import PASSWORD
+from tests.e2e.conftest import glow_course, sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
 TABLET = {"width": 820, "height": 1180}
-
-
-@pytest.fixture
-def signed_rows_removed(transactional_db: None) -> Iterator[None]:
-    """Signed charts and consents refuse DELETE, which is how the database is emptied after
-    this test on SQLite: they are removed first, the triggers lifted for that only."""
-    yield
-    remove_all_charts()
-    remove_all_consents()
 
 
 def tap(page: Page, view: str, x: float, y: float) -> None:
@@ -62,36 +43,8 @@ def test_a_practitioner_charts_a_session_on_a_tablet(
     clinic = Clinic.objects.create(
         name="Clinique des Tilleuls", slug="tilleuls", time_zone="Europe/Paris"
     )
-    admin = create_user("alice.admin", Role.ADMIN, clinic)
-    pat = make_bookable(create_user("pat.practitioner", Role.PRACTITIONER, clinic), admin)
-    asha = create_user("asha.assistant", Role.ASSISTANT, clinic)
-    patient = Patient.objects.create(
-        clinic=clinic, given_name="Inès", family_name="Garnier", date_of_birth="1979-04-11"
-    )
-    formula = formulas.create_formula(
-        clinic=clinic,
-        name="Glow",
-        author=pat,
-        components=[
-            ComponentSpec(
-                ingredient=Ingredient.objects.get(clinic__isnull=True, name="Hyaluronic acid"),
-                volume_ml=Decimal(1),
-                concentration=Decimal("0.5"),
-                unit="%",
-            )
-        ],
-        total_volume_ml=Decimal(2),
-        actor=pat,
-    )
-    plan = plans.create_plan(
-        patient=patient,
-        indication=Indication.objects.get(code="wrinkles-and-lines"),
-        practitioner=pat,
-        protocol=Protocol.objects.get(code="default"),
-        areas=BodyArea.objects.filter(code__in=["forehead", "cheeks"]),
-        formula_version=formula.current_version,
-        actor=pat,
-    )
+    course = glow_course(clinic, ["forehead", "cheeks"])
+    pat, asha, plan = course.pat, course.asha, course.plan
     session = ready_session(plan, asha)
     lot = stock_lot(clinic, pat, name="HA 1 %", number="HA-2611")
 

@@ -5,7 +5,6 @@ stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from mesoclinic.clinics.models import Clinic, Role
 from mesoclinic.clinics.testing import create_user
 from mesoclinic.consent import content, signature
 from mesoclinic.consent.models import ConsentDocument, SignatureMethod
-from mesoclinic.consent.testing import remove_all_consents
 from mesoclinic.courses import plans
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Ingredient
@@ -29,14 +27,6 @@ from tests.e2e.conftest import sign_in_through_the_form
 pytestmark = pytest.mark.browser
 
 TABLET = {"width": 768, "height": 1024}
-
-
-@pytest.fixture
-def signed_rows_removed(transactional_db: None) -> Iterator[None]:
-    """Signed consents refuse DELETE, which is how the database is emptied after this test
-    on SQLite: they are removed first, the triggers lifted for that only."""
-    yield
-    remove_all_consents()
 
 
 def test_a_patient_signs_the_consent_on_the_tablet(

@@ -4,35 +4,23 @@ practitioner who gave the treatment closes it with the action taken."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from mesoclinic.charts.testing import remove_all_charts, stock_lot
+from mesoclinic.charts.testing import stock_lot
 from mesoclinic.clinics.models import Clinic, Role
 from mesoclinic.clinics.testing import create_user
-from mesoclinic.consent.testing import remove_all_consents
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.followup.models import Flag, FlagAction, FlagKind
-from mesoclinic.followup.testing import hours_ago, remove_all_follow_ups, signed_chart
+from mesoclinic.followup.testing import hours_ago, signed_chart
 from mesoclinic.patients.models import Patient
 from mesoclinic.screening.tests.conftest import compounded, make_plan
 from tests.e2e.conftest import sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def signed_rows_removed(transactional_db: None) -> Iterator[None]:
-    """Follow-up rows, signed charts and consents refuse DELETE, which is how the database is
-    emptied after this test on SQLite: they are removed first."""
-    yield
-    remove_all_follow_ups()
-    remove_all_charts()
-    remove_all_consents()
 
 
 def test_persisting_swelling_is_flagged_and_the_practitioner_closes_it(

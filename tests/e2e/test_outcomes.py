@@ -3,7 +3,6 @@ the baseline marked and the side effects on the same time axis, and the numbers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,31 +12,20 @@ from playwright.sync_api import Page, expect
 
 from mesoclinic.catalogue.models import SideEffect
 from mesoclinic.charts import services as charts
-from mesoclinic.charts.testing import ready_session, remove_all_charts
+from mesoclinic.charts.testing import ready_session
 from mesoclinic.clinics.models import Clinic, Role
 from mesoclinic.clinics.testing import create_user
-from mesoclinic.consent.testing import remove_all_consents
 from mesoclinic.courses import booking, plans
 from mesoclinic.courses.models import Appointment
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.followup.models import AdverseEvent, Reporter
-from mesoclinic.followup.testing import remove_all_follow_ups
 from mesoclinic.outcomes.models import Rater
-from mesoclinic.outcomes.testing import measure, remove_all_measurements
+from mesoclinic.outcomes.testing import measure
 from mesoclinic.patients.models import Patient
 from mesoclinic.screening.tests.conftest import compounded, make_plan
 from tests.e2e.conftest import sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def signed_rows_removed(transactional_db: None) -> Iterator[None]:
-    yield
-    remove_all_measurements()
-    remove_all_follow_ups()
-    remove_all_charts()
-    remove_all_consents()
 
 
 def test_a_course_page_shows_the_outcome_plot(

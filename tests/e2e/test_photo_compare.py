@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +18,18 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from mesoclinic.catalogue.models import BodyArea, Indication, Protocol
+from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.charts import photos, services
 from mesoclinic.charts.models import Chart, ChartPhoto, PhotoMoment, PhotoView
-from mesoclinic.charts.testing import ready_session, remove_all_charts
-from mesoclinic.clinics.models import Clinic, Role, User
-from mesoclinic.clinics.testing import create_user
-from mesoclinic.consent.testing import remove_all_consents
-from mesoclinic.courses import plans
+from mesoclinic.charts.testing import ready_session
+from mesoclinic.clinics.models import Clinic, User
 from mesoclinic.courses.models import Appointment, CoursePlan
-from mesoclinic.courses.testing import make_bookable
-from mesoclinic.formulas import services as formulas
-from mesoclinic.formulas.models import Ingredient
-from mesoclinic.formulas.services import ComponentSpec
 from mesoclinic.patients.models import Patient
-from tests.e2e.conftest import WIDE, sign_in_through_the_form
+from tests.e2e.conftest import WIDE, glow_course, sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
 SKIN = (226, 178, 148)
-
-
-@pytest.fixture
-def signed_rows_removed(transactional_db: None) -> Iterator[None]:
-    """Consents refuse DELETE, which is how the database is emptied after this test on
-    SQLite: they are removed first (and charts with them), the triggers lifted for that."""
-    yield
-    remove_all_charts()
-    remove_all_consents()
 
 
 def forehead_photo(lines: int, depth: int) -> SimpleUploadedFile:
@@ -77,36 +59,8 @@ def photograph(chart: Chart, actor: User, moment: str, lines: int, depth: int) -
 def a_course_photographed(clinic: Clinic) -> tuple[User, Patient, CoursePlan]:
     """A forehead course whose first session (ten weeks ago) and last session (today) have
     front photos before and after."""
-    admin = create_user("alice.admin", Role.ADMIN, clinic)
-    pat = make_bookable(create_user("pat.practitioner", Role.PRACTITIONER, clinic), admin)
-    asha = create_user("asha.assistant", Role.ASSISTANT, clinic)
-    patient = Patient.objects.create(
-        clinic=clinic, given_name="Inès", family_name="Garnier", date_of_birth="1979-04-11"
-    )
-    formula = formulas.create_formula(
-        clinic=clinic,
-        name="Glow",
-        author=pat,
-        components=[
-            ComponentSpec(
-                ingredient=Ingredient.objects.get(clinic__isnull=True, name="Hyaluronic acid"),
-                volume_ml=Decimal(1),
-                concentration=Decimal("0.5"),
-                unit="%",
-            )
-        ],
-        total_volume_ml=Decimal(2),
-        actor=pat,
-    )
-    plan = plans.create_plan(
-        patient=patient,
-        indication=Indication.objects.get(code="wrinkles-and-lines"),
-        practitioner=pat,
-        protocol=Protocol.objects.get(code="default"),
-        areas=BodyArea.objects.filter(code__in=["forehead"]),
-        formula_version=formula.current_version,
-        actor=pat,
-    )
+    course = glow_course(clinic, ["forehead"])
+    pat, asha, patient, plan = course.pat, course.asha, course.patient, course.plan
     first = services.start_chart(ready_session(plan, asha), pat)
     photograph(first, asha, PhotoMoment.BEFORE, lines=4, depth=5)
     photograph(first, asha, PhotoMoment.AFTER, lines=4, depth=4)
