@@ -18,7 +18,7 @@ without an offset is refused (422). Dates (onset, resolution) are the clinic's d
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -245,6 +245,10 @@ class DueOut(Schema):
 # --- helpers ------------------------------------------------------------------------------
 
 
+@overload
+def _local(value: datetime, tz: Any) -> datetime: ...
+@overload
+def _local(value: datetime | None, tz: Any) -> datetime | None: ...
 def _local(value: datetime | None, tz: Any) -> datetime | None:
     return None if value is None else timezone.localtime(value, tz)
 
@@ -262,7 +266,7 @@ def _flag_out(flag: Flag) -> FlagOut:
         adverse_event_id=flag.adverse_event_id,
         assigned_to_id=flag.assigned_to_id,
         assigned_to_name=str(flag.assigned_to),
-        raised_at=_local(flag.raised_at, tz),  # type: ignore[arg-type]
+        raised_at=_local(flag.raised_at, tz),
         open=flag.is_open,
         closed_at=_local(flag.closed_at, tz),
         closed_by_id=flag.closed_by_id,
@@ -309,7 +313,7 @@ def _detail(event: AdverseEvent) -> EventDetailOut:
     tz = event.clinic.tz
     versions = [
         EventVersionOut(
-            recorded_at=_local(version.history_date, tz),  # type: ignore[arg-type]
+            recorded_at=_local(version.history_date, tz),
             recorded_by_id=version.history_user_id,
             reason=version.history_change_reason or "",
             grade=Grade(version.grade),
@@ -348,12 +352,12 @@ def _follow_up_out(follow_up: FollowUp, tz: Any) -> FollowUpOut:
         id=follow_up.pk,
         chart_id=follow_up.chart_id,
         channel=FollowUpChannel(follow_up.channel),
-        answered_at=_local(follow_up.answered_at, tz),  # type: ignore[arg-type]
+        answered_at=_local(follow_up.answered_at, tz),
         answered_by_id=follow_up.answered_by_id,
         answers=follow_up.answers,
         day_off_work=follow_up.day_off_work,
         notes=follow_up.notes,
-        recorded_at=_local(follow_up.recorded_at, tz),  # type: ignore[arg-type]
+        recorded_at=_local(follow_up.recorded_at, tz),
         adverse_event_ids=list(
             follow_up.adverse_events.order_by("pk").values_list("pk", flat=True)
         ),
@@ -580,9 +584,9 @@ def due_follow_ups(request: HttpRequest) -> list[DueOut]:
             patient_name=str(item.chart.patient),
             patient_phone=item.chart.patient.phone,
             practitioner_id=item.chart.practitioner_id,
-            ended_at=_local(item.chart.ended_at, tz),  # type: ignore[arg-type]
-            due_at=_local(item.due_at, tz),  # type: ignore[arg-type]
-            overdue_at=_local(item.overdue_at, tz),  # type: ignore[arg-type]
+            ended_at=_local(item.ended_at, tz),
+            due_at=_local(item.due_at, tz),
+            overdue_at=_local(item.overdue_at, tz),
             overdue=item.overdue,
         )
         for item in due

@@ -87,6 +87,7 @@ class EventSpec:
 @dataclass(frozen=True)
 class DueFollowUp:
     chart: Chart
+    ended_at: datetime
     due_at: datetime
     overdue_at: datetime
     overdue: bool
@@ -401,6 +402,7 @@ def due_follow_ups(clinic: Clinic, now: datetime) -> list[DueFollowUp]:
         due.append(
             DueFollowUp(
                 chart=chart,
+                ended_at=chart.ended_at,
                 due_at=chart.ended_at + FOLLOW_UP_AFTER,
                 overdue_at=overdue_at,
                 overdue=now >= overdue_at,
