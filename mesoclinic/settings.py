@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "mesoclinic.charts",
     "mesoclinic.followup",
     "mesoclinic.outcomes",
+    "mesoclinic.portal",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]
@@ -238,6 +239,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"  # storage and server time; each clinic shows its own zone
 USE_I18N = True
+# The interface's translations (the portal's, first); clinical content has its own per language.
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -1,5 +1,7 @@
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from mesoclinic import views
 from mesoclinic.api.urls import api_urls
@@ -23,6 +25,9 @@ urlpatterns = [
     path("charts/", include("mesoclinic.charts.urls")),
     path("follow-up/", include("mesoclinic.followup.urls")),
     path("outcomes/", include("mesoclinic.outcomes.urls")),
+    path("portal/", include("mesoclinic.portal.urls")),
+    # The language switch, open to the portal's sign-in page too.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     # Public: calendar apps cannot sign in, the secret in the URL is the credential.
     path("calendar/<str:token>.ics", calendar_views.feed, name="calendar-feed"),
     path(

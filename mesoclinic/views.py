@@ -1,9 +1,10 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from mesoclinic.clinics.models import Role
 from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_user
 
 
@@ -11,6 +12,8 @@ from mesoclinic.clinics.permissions import Perm, has_perm, requires, signed_in_u
 @requires(Perm.HOME)
 def home(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
     context = {
         "clinic": user.clinic,
         "researcher": has_perm(user, Perm.RESEARCH_VIEW, request),

@@ -12,6 +12,7 @@ action, once.
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from django.conf import settings
 from django.db import models
@@ -308,3 +309,34 @@ class Flag(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise KeptRecordError("A flag is never deleted; close it with an action.")
+
+
+def event_photo_upload_to(instance: EventPhoto, filename: str) -> str:
+    # Not the uploaded name, which may carry the patient's name.
+    return f"events/{instance.event.clinic_id}/{instance.event_id}/{uuid4().hex}.jpg"
+
+
+class EventPhoto(models.Model):
+    """A photo of a side effect, most often taken by the patient at home and sent with the
+    report. Cleaned like chart photos (re-encoded, metadata removed); never deleted."""
+
+    clinic_path = "event__clinic"
+
+    event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="photos")
+    image = models.FileField(upload_to=event_photo_upload_to)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["event", "uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Photo {self.pk} of {self.event}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise KeptRecordError("A side-effect photo is kept with its report.")

@@ -41,6 +41,7 @@ from mesoclinic.followup.models import (
     Grade,
     Reporter,
 )
+from mesoclinic.patients import accounts
 
 # The short list the 24-hour check asks about, in the order it is asked: catalogue codes and
 # the question in plain words.
@@ -103,20 +104,8 @@ def _holds(actor: User, perm: Perm) -> bool:
 
 
 def patient_user_owns(chart: Chart, actor: User) -> bool:
-    """Whether ``actor``, a patient's portal account, is the patient of ``chart``.
-
-    Accounts are not yet linked to records (the portal will link them); until then an account
-    is the patient's when it belongs to the same clinic and has the record's email address,
-    which the clinic itself entered. The portal is to replace this check with its link."""
-    patient = chart.patient
-    return (
-        actor.role == Role.PATIENT
-        and actor.is_active
-        and actor.clinic_id == chart.clinic_id
-        and bool(actor.email)
-        and patient.erased_at is None
-        and actor.email.strip().lower() == patient.email.strip().lower()
-    )
+    """Whether ``actor`` is the portal account of the chart's patient."""
+    return accounts.owns(actor, chart.patient_id)
 
 
 def _require_staff(actor: User, clinic_id: int, perm: Perm) -> None:

@@ -158,3 +158,19 @@ class Condition(models.Model):
         return (self.started is None or self.started <= day) and (
             self.ended is None or day <= self.ended
         )
+
+
+class PortalAccount(models.Model):
+    """Links a patient's portal sign-in to their record: the only way a patient account is
+    anybody's. Made when the patient accepts the clinic's invitation; one record, one account."""
+
+    clinic_path = "patient__clinic"
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="portal_account")
+    user = models.OneToOneField(
+        "clinics.User", on_delete=models.PROTECT, related_name="portal_account"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Portal account of {self.patient}"

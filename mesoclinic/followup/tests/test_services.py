@@ -33,6 +33,7 @@ from mesoclinic.followup.models import (
 from mesoclinic.followup.services import EventSpec
 from mesoclinic.followup.testing import hours_ago, no_answers, signed_chart
 from mesoclinic.formulas.models import Lot
+from mesoclinic.patients.models import PortalAccount
 
 NOTE = "Called the patient: cold packs, review in two days."
 
@@ -348,10 +349,9 @@ def test_a_follow_up_is_kept_as_given(chart: Chart, asha: User) -> None:
 
 @pytest.fixture
 def camille(chart: Chart) -> User:
-    """The portal account of the chart's patient (the same email, the same clinic)."""
+    """The portal account of the chart's patient."""
     user = create_user("camille.patient", Role.PATIENT, chart.clinic)
-    user.email = chart.patient.email.upper()
-    user.save()
+    PortalAccount.objects.create(patient=chart.patient, user=user)
     return user
 
 
