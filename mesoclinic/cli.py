@@ -48,6 +48,7 @@ def _demo(argv: Sequence[str]) -> int:
     from mesoclinic import preflight
     from mesoclinic.demo.accounts import DEMO_PASSWORD, demo_logins
     from mesoclinic.demo.otp import demo_keys
+    from mesoclinic.demo.portal import demo_patient_logins
 
     parser = argparse.ArgumentParser(prog="mesoclinic demo", description=OWN_COMMANDS["demo"])
     parser.add_argument("--host", default="127.0.0.1")
@@ -67,6 +68,9 @@ def _demo(argv: Sequence[str]) -> int:
     print(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for username, description in demo_logins():
         print(f"  {username:<17} {description}")
+    print("\nPatients sign in to the portal with their email address and the same password:")
+    for username, description in demo_patient_logins():
+        print(f"  {username}  {description}")
     print(
         "\nTwo-factor sign-in is set up for every login. For the current 6-digit code run\n"
         "  mesoclinic demo_otp dr.moreau\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from mesoclinic.env import env_bool, env_int, env_list, env_str
 
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_email",
     "axes",
     "simple_history",
     # mesoclinic, in the order of the flow (docs/architecture.md): an app imports only
@@ -224,6 +226,12 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 OTP_TOTP_ISSUER = "mesoclinic"
+# The portal's sign-in by a one-time code emailed to the patient (mesoclinic/portal/signin.py):
+# the message in the patient's language, the code valid 10 minutes; django-otp's own cooldown
+# (one code a minute) and throttling (a growing wait after each wrong code) apply.
+OTP_EMAIL_SUBJECT = gettext_lazy("Your sign-in code")
+OTP_EMAIL_BODY_TEMPLATE_PATH = "portal/access/code_email.txt"
+OTP_EMAIL_TOKEN_VALIDITY = 10 * 60
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

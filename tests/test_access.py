@@ -71,6 +71,7 @@ from mesoclinic.courses.models import (
 from mesoclinic.courses.testing import make_bookable
 from mesoclinic.followup import services as followup
 from mesoclinic.followup.models import FollowUpChannel, Reporter
+from mesoclinic.followup.photos import add_event_photo
 from mesoclinic.followup.testing import no_answers, signed_chart
 from mesoclinic.formulas import services as formulas
 from mesoclinic.formulas.models import Presentation
@@ -85,6 +86,15 @@ from mesoclinic.screening.models import Finding
 # the credential (mesoclinic/calendars/tests).
 # The language switch stores a choice in a cookie and shows nothing.
 PUBLIC_VIEWS = {"login", "logout", "health", "calendar-feed", "set_language"}
+# The portal's sign-in pages and its invitation link (the token in the URL is the credential);
+# the patients' own pages are enumerated by mesoclinic/portal/tests/test_access.py.
+PUBLIC_VIEWS |= {
+    "portal:login",
+    "portal:login-code",
+    "portal:login-code-verify",
+    "portal:invitation",
+    "portal:logout",
+}
 # The API's own pages: its description (which holds no clinic data) and its root.
 PUBLIC_API_PAGES = {"api:openapi-json", "api:openapi-view", "api:api-root"}
 API_NAMESPACE = "api"
@@ -246,9 +256,11 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^outcomes:(measurements|record)$", "plan_pk", "chart-plan"),
     (r"^outcomes:retract$", "pk", "measurement"),
     (r"^followup:(chart|answer|report)$", "chart_pk", "chart-signed"),
+    (r"^followup:event-photo$", "pk", "event-photo"),
     (r"^followup:event", "pk", "adverse-event"),
     (r"^followup:flag-close$", "pk", "flag"),
     (r"^followup:patient$", "patient_pk", "patient"),
+    (r"^portal:", "patient_pk", "patient"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -555,7 +567,7 @@ def _charts(clinic: Clinic, practitioner: User, lot: Any, version: Any) -> dict[
 
 def _followup(practitioner: User, lot: Any, charted: dict[str, Any]) -> dict[str, Any]:
     """A follow-up answered on a fourth session of the charted course, and an adverse event of
-    grade 3 on its signed first session, with the flag it raised (left open)."""
+    grade 3 on its signed first session, with the flag it raised (left open) and a photo."""
     for code, _ in followup.FOLLOW_UP_QUESTIONS:
         _catalogue_entry(SideEffect, code, expected_course="")
     signed = Chart.objects.get(pk=charted["chart-signed"])
@@ -568,7 +580,10 @@ def _followup(practitioner: User, lot: Any, charted: dict[str, Any]) -> dict[str
         practitioner,
         Reporter.STAFF,
     )
-    return {"adverse-event": event.pk, "flag": event.flags.get().pk}
+    image = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 90, 90)).save(image, "JPEG")
+    photo = add_event_photo(event, SimpleUploadedFile("e.jpg", image.getvalue()), practitioner)
+    return {"adverse-event": event.pk, "flag": event.flags.get().pk, "event-photo": photo.pk}
 
 
 def _outcomes(plan_pk: int, practitioner: User) -> dict[str, Any]:
@@ -981,7 +996,13 @@ def test_every_api_url_is_one_of_the_operations_checked_here() -> None:
             assert _shape(pattern.route) in operation_paths, pattern.route
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC_VIEWS - {"logout", "calendar-feed", "set_language"}))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        PUBLIC_VIEWS
+        - {"logout", "calendar-feed", "set_language", "portal:logout", "portal:invitation"}
+    ),
+)
 def test_the_public_views_open_without_signing_in(db: None, client: Client, name: str) -> None:
     assert client.get(reverse(name)).status_code == 200
 

@@ -29,6 +29,7 @@ from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
 from mesoclinic.demo.formulas import build_formulas, require_catalogue, stock_earlier_lots
 from mesoclinic.demo.measurements import build_measurements
+from mesoclinic.demo.portal import build_portal_accounts
 from mesoclinic.demo.screening import build_screening
 from mesoclinic.patients.models import (
     Allergy,
@@ -142,6 +143,7 @@ class DemoSummary:
     cluster_lot: str
     open_flags: int
     measurements: int
+    portal_accounts: int
 
     @property
     def clinic(self) -> Clinic:
@@ -163,6 +165,7 @@ class DemoSummary:
             f"{self.follow_ups} answered 24-hour follow-ups, {self.adverse_events} side "
             f"effects ({self.infections} infections after {self.cluster_lot}), "
             f"{self.open_flags} open flags, {self.measurements} outcome measurements "
+            f"and {self.portal_accounts} patients who can sign in to the portal "
             f"(seed {self.seed}, today {self.today.isoformat()})."
         )
 
@@ -250,6 +253,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         [stream(seed, "measurements"), stream(seed, "measurements:london")], [paris, london]
     )
     screening = build_screening([paris, london], today)
+    portal_accounts = build_portal_accounts([paris, london], today)
     return DemoSummary(
         clinics=[paris, london],
         seed=seed,
@@ -279,6 +283,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         cluster_lot=aftercare.cluster_lot,
         open_flags=aftercare.open_flags,
         measurements=measured.measurements,
+        portal_accounts=portal_accounts,
     )
 
 

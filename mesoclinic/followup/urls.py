@@ -14,5 +14,6 @@ urlpatterns = [
     path("events/<int:pk>/update/", views.event_update, name="event-update"),
     path("events/<int:pk>/causality/", views.event_causality, name="event-causality"),
     path("events/<int:pk>/retract/", views.event_retract, name="event-retract"),
+    path("event-photos/<int:pk>/", views.event_photo, name="event-photo"),
     path("patients/<int:patient_pk>/", views.patient, name="patient"),
 ]

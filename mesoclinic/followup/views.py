@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +31,8 @@ from mesoclinic.followup.forms import (
     FollowUpForm,
     RetractForm,
 )
-from mesoclinic.followup.models import AdverseEvent, Flag, FollowUp
+from mesoclinic.followup.models import AdverseEvent, EventPhoto, Flag, FollowUp
+from mesoclinic.followup.photos import event_photo_bytes
 from mesoclinic.patients.models import Patient
 from mesoclinic.patients.services import record_list_view
 
@@ -372,3 +373,33 @@ def patient(request: HttpRequest, patient_pk: int) -> HttpResponse:
             ),
         },
     )
+
+
+# --- a side effect's photos --------------------------------------------------------------
+
+
+@require_GET
+@requires(Perm.FOLLOWUP_VIEW)
+def event_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """A photo sent with a side-effect report, to the event's clinic only."""
+    photo = get_scoped_or_404(request, EventPhoto, pk=pk)
+    try:
+        data = event_photo_bytes(photo)
+    except FileNotFoundError:
+        raise Http404("The photo's file is missing.") from None
+    audit.record(
+        AuditAction.VIEW,
+        request=request,
+        obj=photo,
+        clinic_id=photo.event.clinic_id,
+        patient_id=photo.event.patient_id,
+        event_id=photo.event_id,
+    )
+    response = HttpResponse(data, content_type="image/jpeg")
+    # Named by the record, never by anything the upload could put there.
+    response["Content-Disposition"] = (
+        f'inline; filename="event-{photo.event_id}-photo-{photo.pk}.jpg"'
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

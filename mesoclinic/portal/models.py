@@ -59,3 +59,38 @@ class PortalRules(models.Model):
 
     def __str__(self) -> str:
         return f"Portal rules of {self.clinic}"
+
+
+class PatientChangeKind(models.TextChoices):
+    MOVE = "move", "Moved"
+    CANCEL = "cancel", "Cancelled"
+
+
+class PatientChange(models.Model):
+    """An appointment a patient moved or cancelled themselves in the portal: counts the moves
+    against the clinic's ``moves_per_appointment`` and keeps who changed what, when. The
+    change itself went through ``courses.booking``, which audits it."""
+
+    clinic_path = "appointment__clinic"
+
+    appointment = models.ForeignKey(
+        "courses.Appointment", on_delete=models.PROTECT, related_name="patient_changes"
+    )
+    kind = models.CharField(max_length=8, choices=PatientChangeKind.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    from_starts_at = models.DateTimeField()
+    to_starts_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="move", to_starts_at__isnull=False)
+                | models.Q(kind="cancel", to_starts_at__isnull=True),
+                name="portal_patient_change_move_has_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by the patient: {self.appointment}"
