@@ -119,8 +119,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         }
     ),
     Role.ASSISTANT: frozenset(_STAFF),
-    # Patients act only in the portal, on their own record, through the portal's own checks.
-    Role.PATIENT: frozenset(_SIGNED_IN),
+    # Patients act only in the portal, on their own record, through the portal's own checks
+    # (which audit them); home sends them there. No staff account page, so no API token.
+    Role.PATIENT: frozenset({Perm.HOME}),
     # Researchers see de-identified aggregates, never a record.
     Role.RESEARCHER: frozenset(_SIGNED_IN | {Perm.CATALOGUE_VIEW, Perm.RESEARCH_VIEW}),
 }

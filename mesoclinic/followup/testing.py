@@ -13,7 +13,7 @@ from mesoclinic.charts.models import Chart
 from mesoclinic.charts.testing import ready_session, simple_draft
 from mesoclinic.clinics.models import User
 from mesoclinic.courses.models import Appointment, CoursePlan
-from mesoclinic.followup.models import AdverseEvent, Flag, FollowUp
+from mesoclinic.followup.models import AdverseEvent, EventPhoto, Flag, FollowUp
 from mesoclinic.followup.services import FOLLOW_UP_QUESTIONS
 from mesoclinic.formulas.models import Lot
 
@@ -63,6 +63,7 @@ def remove_all_follow_ups() -> None:
     (``transactional_db`` on SQLite): these rows refuse deletion through the ORM, and they
     hold the charts that ``charts.testing.remove_all_charts`` removes next."""
     models = (
+        EventPhoto,
         Flag.history.model,  # type: ignore[attr-defined]
         Flag,
         AdverseEvent.history.model,  # type: ignore[attr-defined]

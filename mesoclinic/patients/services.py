@@ -8,16 +8,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.apps import apps
 from django.db import models, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce, Now
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_email.models import EmailDevice
 
 from mesoclinic.catalogue.models import BodyArea
 from mesoclinic.clinics import audit
 from mesoclinic.clinics.models import AuditAction, AuditEvent, User
 from mesoclinic.patients.drugs import resolve_medication_name
-from mesoclinic.patients.models import Allergy, Condition, Medication, Patient, phone_digits
+from mesoclinic.patients.models import (
+    Allergy,
+    Condition,
+    Medication,
+    Patient,
+    PortalAccount,
+    phone_digits,
+)
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
 # Fewer digits than this match too many numbers to be a phone search.
@@ -243,6 +253,24 @@ def record_export(patient: Patient, *, request: HttpRequest) -> dict[str, Any]:
     return export_patient(patient)
 
 
+def _erase_portal_identity(patient: Patient) -> None:
+    """The portal's copies of the identity: the account (closed, its sign-in name and names
+    removed), its emailed-code device, and the addresses invitations were sent to. The
+    portal comes later in the flow, so its invitations are looked up by name."""
+    account = PortalAccount.objects.filter(patient=patient).select_related("user").first()
+    if account is not None:
+        user = account.user
+        user.username = f"erased-patient-{patient.pk}"
+        user.email = user.first_name = user.last_name = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save()
+        EmailDevice.objects.filter(user=user).delete()
+    apps.get_model("portal", "Invitation").objects.filter(patient=patient).update(
+        sent_to="", revoked_at=Coalesce("revoked_at", Now())
+    )
+
+
 @transaction.atomic
 def erase_patient(
     patient: Patient, *, actor: User, reason: str, request: HttpRequest | None = None
@@ -268,5 +296,6 @@ def erase_patient(
     patient.erased_at = timezone.now()
     patient.save()
     patient.history.all().update(**anonymous)
+    _erase_portal_identity(patient)
     audit.record(AuditAction.ERASE, request=request, actor=actor, obj=patient, reason=reason)
     return patient

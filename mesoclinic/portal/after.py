@@ -422,9 +422,16 @@ def submit_report(
 
 
 def own_event(patient: Patient, pk: int) -> AdverseEvent:
-    """One of ``patient``'s own side effects, or 404."""
+    """One of ``patient``'s own reports, or 404: not an event the clinic recorded (its notes
+    are the clinic's), nor one retracted."""
     found = (
-        AdverseEvent.objects.filter(pk=pk, patient_id=patient.pk, clinic_id=patient.clinic_id)
+        AdverseEvent.objects.filter(
+            pk=pk,
+            patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
+            reporter=Reporter.PATIENT,
+            retracted_at__isnull=True,
+        )
         .select_related("side_effect", "body_area", "chart__appointment")
         .first()
     )

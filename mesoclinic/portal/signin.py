@@ -114,7 +114,13 @@ def _portal_account(email: str) -> tuple[User, Patient] | None:
         username=username_of(email), role=Role.PATIENT, is_active=True
     ).first()
     patient = portal_patient(user) if user is not None else None
-    return (user, patient) if user is not None and patient is not None else None
+    if user is None or patient is None:
+        return None
+    # Codes go only to the address the clinic has now: after the clinic changes it (an inbox
+    # shared or lost), the old address no longer signs in, and the patient is invited again.
+    if patient.email.strip().lower() != user.email:
+        return None
+    return user, patient
 
 
 def request_code(request: HttpRequest, email: str) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -100,9 +102,13 @@ def artifacts() -> Path:
     return path
 
 
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport=WIDE)
+@contextmanager
+def watched_page(browser: Browser, live_server: LiveServer, **options: Any) -> Iterator[Page]:
+    """A page in a new context (``options`` for ``Browser.new_context``, the wide viewport by
+    default) that fails its test if it fetched from another origin or the browser reported
+    an error."""
+    options.setdefault("viewport", WIDE)
+    context = browser.new_context(base_url=live_server.url, **options)
     page = context.new_page()
     origin = urlsplit(live_server.url).netloc
     foreign: list[str] = []
@@ -130,6 +136,12 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context.close()
     assert not foreign, f"pages fetched from other origins: {foreign}"
     assert not errors, f"the browser reported errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    with watched_page(browser, live_server) as page:
+        yield page
 
 
 def sign_in_through_the_form(page: Page, user: User, start: str = "/") -> None:

@@ -430,14 +430,14 @@ def test_an_anonymous_visitor_is_sent_to_the_portals_sign_in(
 def test_staff_researchers_and_closed_accounts_are_refused(
     world: World, objects: dict[str, Any], route: Route, who: str
 ) -> None:
-    """Staff and researchers: 403. A patient whose record was erased: 403; whose account was
-    deactivated: signed out, so sent to sign in."""
+    """Staff and researchers: 403. A patient whose account was deactivated, or whose record
+    was erased (which closes the account): signed out, so sent to sign in."""
     url = route.url(objects)
     client = client_of(world, who)
     before = snapshot()
     for method in ("GET", "POST"):
         response = send(client, method, url)
-        if who == "inactive-user" and response.status_code == 302:
+        if who in ("inactive-user", "erased-user") and response.status_code == 302:
             assert response["Location"].startswith(reverse("portal:login")), response["Location"]
         else:
             assert response.status_code in (403, 405), (

@@ -137,7 +137,7 @@ def test_the_list_says_which_pages_are_in_english(pages: None, portal: Client) -
     html = portal.get(LEARN).content.decode()
 
     english = PatientInformationPage.objects.get(code="during-a-session", language="en")
-    assert "They are shown in English." in html
+    assert "Elles sont affichées en anglais." in html
     assert f'<li lang="en">\n    <a href="{page_url("during-a-session")}">' in html
     assert escaped(english.title) in html
     # The others stay in French, in their order.
@@ -187,7 +187,7 @@ def test_a_page_missing_in_french_says_it_is_in_english(pages: None, portal: Cli
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "so it is shown in English." in html
+    assert "elle est donc affichée en anglais." in html
     assert '<article class="learn-page" lang="en">' in html
     assert "<li>6 to 8 sessions</li>" in html
 
