@@ -294,8 +294,9 @@ def _patients_objects(patient: Patient, pat: User, asha: User, alice: User) -> d
     event = followup.report_event(
         chart,
         followup.EventSpec(onset_on=followup.session_day(chart), grade=1, side_effect="bruising"),
-        asha,
-        Reporter.STAFF,
+        # Reported by the patient: the portal shows a patient only their own reports.
+        patient.portal_account.user,
+        Reporter.PATIENT,
     )
     data = _jpeg()
     event_photo = EventPhoto(
