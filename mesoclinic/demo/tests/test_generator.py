@@ -72,6 +72,7 @@ from mesoclinic.patients.models import (
     ConditionKind,
     Medication,
     Patient,
+    PortalAccount,
     Sex,
     phone_digits,
 )
@@ -114,6 +115,7 @@ DEMO_MODELS: list[type[Model]] = [
     InjectionPoint,
     ChartPhoto,
     ChartAmendment,
+    PortalAccount,
 ]
 # Columns that differ between two builds of the same data: creation times, salted hashes,
 # and the moments services stamp with the clock (first use of a version, a recall, a call,
@@ -226,7 +228,10 @@ def test_the_same_seed_and_today_give_identical_records(catalogue: None) -> None
     assert len(first["patients.Patient"]) == 60
     for model in DEMO_MODELS:
         assert first[model._meta.label], model._meta.label
-    assert len(first["otp_totp.TOTPDevice"]) == len(first["clinics.User"])
+    # Staff have an authenticator; the portal's patients sign in without one.
+    assert len(first["otp_totp.TOTPDevice"]) == len(first["clinics.User"]) - len(
+        first["patients.PortalAccount"]
+    )
 
 
 def test_records_do_not_depend_on_the_process_hash_seed() -> None:
@@ -327,8 +332,11 @@ def test_two_clinics_with_staff_of_every_role_and_authenticators(catalogue: None
     assert [c.time_zone for c in clinics] == ["Europe/Paris", "Europe/London"]
     roles = {Role.ADMIN, Role.PRACTITIONER, Role.ASSISTANT, Role.RESEARCHER}
     for clinic in clinics:
-        assert set(clinic.users.values_list("role", flat=True)) == roles
-    for user in User.objects.all():
+        staff = clinic.users.exclude(role=Role.PATIENT)
+        assert set(staff.values_list("role", flat=True)) == roles
+    patients = User.objects.filter(role=Role.PATIENT)
+    assert patients.exists() and not TOTPDevice.objects.filter(user__in=patients).exists()
+    for user in User.objects.exclude(role=Role.PATIENT):
         device = TOTPDevice.objects.get(user=user)
         assert device.confirmed and device.key == totp_key(7, user.username)
     assert totp_key(7, "admin") != totp_key(8, "admin") != totp_key(8, "dr.moreau")
