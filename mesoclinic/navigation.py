@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from mesoclinic.clinics.permissions import Perm, has_perm
 
 # The bar, left to right: "" are the pages on the bar itself.
-GROUPS = ("", "Follow-up", "Formulary", "Clinic", "Account")
+GROUPS = ("", "Follow-up", "Evidence", "Formulary", "Clinic", "Account")
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "mesoclinic.followup",
     "mesoclinic.outcomes",
     "mesoclinic.portal",
+    "mesoclinic.evidence",
     "mesoclinic.api",
     "mesoclinic.demo",
 ]

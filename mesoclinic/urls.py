@@ -26,6 +26,7 @@ urlpatterns = [
     path("follow-up/", include("mesoclinic.followup.urls")),
     path("outcomes/", include("mesoclinic.outcomes.urls")),
     path("portal/", include("mesoclinic.portal.urls")),
+    path("evidence/", include("mesoclinic.evidence.urls")),
     # The language switch, open to the portal's sign-in page too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     # Public: calendar apps cannot sign in, the secret in the URL is the credential.

@@ -39,7 +39,9 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff.manage"
     LICENCE_VIEW = "licence.view"
     LICENCE_MANAGE = "licence.manage"
-    RESEARCH_VIEW = "research.view"
+    RESEARCH_VIEW = "research.view"  # the de-identified research export and its dictionary
+    EVIDENCE_VIEW = "evidence.view"  # aggregate outcome and safety reports, no patient named
+    ALERT_VIEW = "alert.view"  # outbreak alerts, their exposed patients and contact tasks
     FORMULA_VIEW = "formula.view"  # the formula library, products, ingredients and lots
     FORMULA_EDIT = "formula.edit"  # write or change a formula
     STOCK_MANAGE = "stock.manage"  # add products and ingredients, receive lots
@@ -87,6 +89,8 @@ _STAFF = _SIGNED_IN | {
     Perm.FOLLOWUP_RECORD,
     Perm.OUTCOME_VIEW,
     Perm.OUTCOME_RECORD,
+    Perm.EVIDENCE_VIEW,
+    Perm.ALERT_VIEW,
 }
 # What only those who prescribe and inject (and the administrator) decide.
 _CLINICAL = {Perm.FORMULA_EDIT, Perm.LOT_STATUS, Perm.COURSE_PLAN, Perm.FLAG_CLOSE}
@@ -98,6 +102,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.PATIENT_EXPORT,
             Perm.PATIENT_ERASE,
             Perm.AUDIT_VIEW,
+            Perm.RESEARCH_VIEW,
             Perm.STAFF_MANAGE,
             Perm.LICENCE_MANAGE,
             Perm.SCHEDULE_MANAGE,
@@ -122,8 +127,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     # Patients act only in the portal, on their own record, through the portal's own checks
     # (which audit them); home sends them there. No staff account page, so no API token.
     Role.PATIENT: frozenset({Perm.HOME}),
-    # Researchers see de-identified aggregates, never a record.
-    Role.RESEARCHER: frozenset(_SIGNED_IN | {Perm.CATALOGUE_VIEW, Perm.RESEARCH_VIEW}),
+    # Researchers see de-identified aggregates and the research export, never a record.
+    Role.RESEARCHER: frozenset(
+        _SIGNED_IN | {Perm.CATALOGUE_VIEW, Perm.RESEARCH_VIEW, Perm.EVIDENCE_VIEW}
+    ),
 }
 
 
