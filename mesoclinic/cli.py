@@ -25,6 +25,7 @@ Any other COMMAND is a Django management command, for example:
   mesoclinic load_catalogue  load or update the reference catalogue
   mesoclinic seed_demo       build the demo clinic (--seed, --patients)
   mesoclinic worker          send due reminders by email until stopped (--once)
+  mesoclinic scan_outbreaks  look for infection clusters and raise outbreak alerts
   mesoclinic check --deploy  check production settings
   mesoclinic help            list every management command
 

@@ -69,6 +69,7 @@ from mesoclinic.courses.models import (
     WorkingHours,
 )
 from mesoclinic.courses.testing import make_bookable
+from mesoclinic.evidence.models import AlertContact, ExposureKind, OutbreakAlert
 from mesoclinic.followup import services as followup
 from mesoclinic.followup.models import FollowUpChannel, Reporter
 from mesoclinic.followup.photos import add_event_photo
@@ -261,6 +262,8 @@ KWARG_TARGETS: list[tuple[str, str, str]] = [
     (r"^followup:flag-close$", "pk", "flag"),
     (r"^followup:patient$", "patient_pk", "patient"),
     (r"^portal:", "patient_pk", "patient"),
+    (r"^evidence:alert(-quarantine|-close)?$", "pk", "alert"),
+    (r"^evidence:alert-contact$", "pk", "alert-contact"),
 ]
 # An API path parameter, or a field of a request body -> which object it names.
 PARAM_TARGETS = {
@@ -485,6 +488,7 @@ def clinic_objects(clinic: Clinic, practitioner: User) -> dict[str, Any]:
     charted = _charts(clinic, practitioner, lot, version)
     charted |= _outcomes(charted["chart-plan"], practitioner)
     followed = _followup(practitioner, lot, charted)
+    followed |= _alert(clinic, lot, patient)
     return {
         "patient": patient.pk,
         "medication": Medication.objects.create(patient=patient, name="Warfarin").pk,
@@ -584,6 +588,37 @@ def _followup(practitioner: User, lot: Any, charted: dict[str, Any]) -> dict[str
     Image.new("RGB", (32, 24), (200, 90, 90)).save(image, "JPEG")
     photo = add_event_photo(event, SimpleUploadedFile("e.jpg", image.getvalue()), practitioner)
     return {"adverse-event": event.pk, "flag": event.flags.get().pk, "event-photo": photo.pk}
+
+
+def _alert(clinic: Clinic, lot: Any, patient: Patient) -> dict[str, Any]:
+    """An open outbreak alert on the lot, with the patient who received it to contact."""
+    alert = OutbreakAlert.objects.create(
+        clinic=clinic,
+        kind=ExposureKind.LOT,
+        key=str(lot.pk),
+        lot=lot,
+        label=str(lot),
+        window_start=date(2025, 6, 1),
+        counted_to=date(2025, 12, 1),
+        infections=1,
+        exposed_patients=1,
+        sessions=1,
+        expected=0.01,
+        p_value=0.01,
+        background_rate=0.01,
+        threshold=0.001,
+        units_tested=10,
+    )
+    contact = AlertContact.objects.create(
+        alert=alert,
+        patient=patient,
+        infected=True,
+        onset_on=date(2025, 7, 1),
+        first_exposed_on=date(2025, 6, 2),
+        last_exposed_on=date(2025, 6, 2),
+        sessions=1,
+    )
+    return {"alert": alert.pk, "alert-contact": contact.pk}
 
 
 def _outcomes(plan_pk: int, practitioner: User) -> dict[str, Any]:
@@ -687,6 +722,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         "charts",
         "followup",
         "outcomes",
+        "evidence",
     ):
         kinds += apps.get_app_config(label).get_models(include_auto_created=True)
     quote = connection.ops.quote_name

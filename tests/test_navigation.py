@@ -64,13 +64,17 @@ def test_groups_keep_their_order_and_a_lone_entry_stands_on_the_bar() -> None:
     assert nav_menu([]) == []
 
 
-def test_an_administrator_has_every_page_in_four_groups(client_for: ClientFor, alice: User) -> None:
+def test_an_administrator_has_every_page_in_five_groups(client_for: ClientFor, alice: User) -> None:
     assert shape(menu_on(client_for(alice))) == [
         "Patients",
         "Schedule",
         "Check-in",
         "Flags",
         ("Follow-up", ["Courses", "Maintenance due", "Reminders"]),
+        (
+            "Evidence",
+            ["Outcomes by formula", "Side-effect rates", "Outbreak alerts", "Research export"],
+        ),
         ("Formulary", ["Catalogue", "Formulas", "Products", "Lots"]),
         ("Clinic", ["Staff", "Licences", "Settings", "Rooms and hours"]),
         ("Account", ["My account", "My calendar"]),
@@ -88,11 +92,17 @@ def test_an_assistant_is_not_offered_the_clinic_s_settings(
     assert menu["Clinic"] == ["Staff", "Licences"]
 
 
-def test_a_researcher_gets_two_links_and_no_empty_group(client_for: ClientFor, rhea: User) -> None:
+def test_a_researcher_gets_the_aggregates_and_no_empty_group(
+    client_for: ClientFor, rhea: User
+) -> None:
     client = client_for(rhea)
-    assert shape(menu_on(client)) == ["Catalogue", "My account"]
+    # No outbreak alerts: they name the patients exposed.
+    assert shape(menu_on(client)) == [
+        ("Evidence", ["Outcomes by formula", "Side-effect rates", "Research export"]),
+        "Catalogue",
+        "My account",
+    ]
     html = client.get("/").content.decode()
-    assert "<details" not in html
     for hidden in ("Follow-up", "Formulary", "Clinic"):
         assert f"<summary>{hidden}" not in html
 

@@ -145,9 +145,8 @@ def _cluster_lot(
 
 
 def _infections(
-    rng: random.Random, clinic: Clinic, charts: list[Chart], counts: AftercareCounts
+    rng: random.Random, clinic: Clinic, charts: list[Chart], counts: AftercareCounts, today: date
 ) -> None:
-    today = clinic.today()
     cluster = _cluster_lot(clinic, charts, today)
     if cluster is None:
         return
@@ -218,8 +217,11 @@ def _close_old_flags(
         counts.closed_flags += 1
 
 
-def build_aftercare(rngs: list[random.Random], clinics: list[Clinic]) -> AftercareCounts:
-    """``clinics[0]`` (Paris) gets the infection cluster."""
+def build_aftercare(
+    rngs: list[random.Random], clinics: list[Clinic], today: date
+) -> AftercareCounts:
+    """``clinics[0]`` (Paris) gets the infection cluster, its onsets by the demo's ``today``
+    (and never after the real one), so that a scan on that day finds it."""
     now = timezone.now()
     counts = AftercareCounts()
     for n, (rng, clinic) in enumerate(zip(rngs, clinics, strict=True)):
@@ -228,7 +230,7 @@ def build_aftercare(rngs: list[random.Random], clinics: list[Clinic]) -> Afterca
             continue
         _follow_ups(rng, clinic, charts, now, counts)
         if n == 0:
-            _infections(rng, clinic, charts, counts)
+            _infections(rng, clinic, charts, counts, min(today, clinic.today()))
     # The sweep, run as each unanswered session passed its 72 hours.
     unanswered = Chart.objects.filter(
         signed_at__isnull=False,

@@ -31,6 +31,7 @@ from mesoclinic.demo.formulas import build_formulas, require_catalogue, stock_ea
 from mesoclinic.demo.measurements import build_measurements
 from mesoclinic.demo.portal import build_portal_accounts
 from mesoclinic.demo.screening import build_screening
+from mesoclinic.evidence.outbreaks import scan
 from mesoclinic.patients.models import (
     Allergy,
     Condition,
@@ -141,6 +142,7 @@ class DemoSummary:
     adverse_events: int
     infections: int
     cluster_lot: str
+    outbreak_alerts: int
     open_flags: int
     measurements: int
     portal_accounts: int
@@ -164,6 +166,7 @@ class DemoSummary:
             "attended without a chart (screening refused it), "
             f"{self.follow_ups} answered 24-hour follow-ups, {self.adverse_events} side "
             f"effects ({self.infections} infections after {self.cluster_lot}), "
+            f"{self.outbreak_alerts} open outbreak alerts, "
             f"{self.open_flags} open flags, {self.measurements} outcome measurements "
             f"and {self.portal_accounts} patients who can sign in to the portal "
             f"(seed {self.seed}, today {self.today.isoformat()})."
@@ -247,13 +250,15 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
     charted = sum((c.counts for c in charters), ChartCounts())
     # Before screening, which then warns about the infections at the patients' next sessions.
     aftercare = build_aftercare(
-        [stream(seed, "aftercare"), stream(seed, "aftercare:london")], [paris, london]
+        [stream(seed, "aftercare"), stream(seed, "aftercare:london")], [paris, london], today
     )
     measured = build_measurements(
         [stream(seed, "measurements"), stream(seed, "measurements:london")], [paris, london]
     )
     screening = build_screening([paris, london], today)
     portal_accounts = build_portal_accounts([paris, london], today)
+    # As the scan run by recording the infections would have found them on the demo's day.
+    alerts = [alert for clinic in (paris, london) for alert in scan(clinic, as_of=today)]
     return DemoSummary(
         clinics=[paris, london],
         seed=seed,
@@ -281,6 +286,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         adverse_events=aftercare.events,
         infections=aftercare.infections,
         cluster_lot=aftercare.cluster_lot,
+        outbreak_alerts=len(alerts),
         open_flags=aftercare.open_flags,
         measurements=measured.measurements,
         portal_accounts=portal_accounts,

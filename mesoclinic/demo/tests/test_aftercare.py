@@ -12,6 +12,7 @@ from django.utils import timezone
 from mesoclinic.charts.models import Chart, SyringeLot
 from mesoclinic.demo.generator import DEFAULT_PATIENTS, DEFAULT_SEED, DemoSummary, build_demo
 from mesoclinic.demo.tests.test_generator import TODAY
+from mesoclinic.evidence.models import ExposureKind, OutbreakAlert
 from mesoclinic.followup.models import AdverseEvent, Flag, FlagKind, FollowUp
 from mesoclinic.outcomes.models import Measurement, TimePoint
 from mesoclinic.outcomes.results import course_result
@@ -57,6 +58,19 @@ def test_follow_ups_side_effects_and_one_infection_cluster(summary: DemoSummary)
         assert timedelta(days=7) <= event.onset_on - session_day <= timedelta(weeks=12)
         assert event.grade == 3 and event.causality == "probable"
         assert Flag.objects.filter(adverse_event=event, closed_at__isnull=True).exists()
+
+    # The scan at the end of the build found the cluster: an open alert on the lot, its
+    # infected patients first among every patient exposed to contact. Lots drawn at the same
+    # sessions (the formula's other product) share its infections and may be alerted too.
+    lot_alerts = OutbreakAlert.objects.filter(kind=ExposureKind.LOT, status="open")
+    assert set(lot_alerts.values_list("lot_id", flat=True)) <= shared
+    alert = lot_alerts.get(label=summary.cluster_lot)
+    assert alert.p_value < alert.threshold
+    contacts = list(alert.contacts.all())
+    assert len(contacts) > 3 and all(c.infected for c in contacts[:3])
+    assert {c.patient_id for c in contacts if c.infected} == {e.patient_id for e in infections}
+    assert summary.outbreak_alerts == OutbreakAlert.objects.filter(status="open").count()
+    assert not OutbreakAlert.objects.filter(clinic__slug="demo-london").exists()
 
     # Flags older than ten days were closed with an action and a note; none is lost.
     closed = Flag.objects.filter(closed_at__isnull=False)

@@ -54,6 +54,7 @@ from mesoclinic.demo.generator import (
     make_patients,
     stream,
 )
+from mesoclinic.evidence.models import AlertContact, OutbreakAlert
 from mesoclinic.formulas import services
 from mesoclinic.formulas.models import (
     Formula,
@@ -116,6 +117,8 @@ DEMO_MODELS: list[type[Model]] = [
     ChartPhoto,
     ChartAmendment,
     PortalAccount,
+    OutbreakAlert,
+    AlertContact,
 ]
 # Columns that differ between two builds of the same data: creation times, salted hashes,
 # and the moments services stamp with the clock (first use of a version, a recall, a call,
