@@ -14,13 +14,15 @@ Nothing is dropped silently: courses without a baseline, and courses with a base
 end value (still running, or ended or stopped without one), are counted beside every figure.
 A figure whose N is below ``MIN_COURSES`` is replaced by "not enough data", its counts kept.
 
-The database does the work. One ORM query describes one row per course (its baseline and end
-values, its GAIS flags, computed by correlated subqueries); each grouping is a raw ``GROUP BY``
-over it, as a derived table, joined to the course's ingredient classes or techniques where a
-course counts in several groups, so that Python receives one row per group. The SQL is
-portable between SQLite and PostgreSQL. The adjusted comparison (``comparison``) is the one
-place that reads one row per course (its formula, practitioner, baseline and change), because a
-mixed model fits course by course; it never reads sessions or measurements.
+The database does the work, in one statement: common table expressions describe one row per
+course (the scope's courses from an ORM query; their baseline and end values and GAIS flags
+from one grouped pass over their measurements), computed once (MATERIALIZED), and every
+grouping is a ``GROUP BY`` over them, joined to the course's ingredient classes or techniques
+where a course counts in several groups, all in one ``UNION ALL``, so that Python receives one
+row per group. The SQL is portable between SQLite (3.35+) and PostgreSQL (12+). The adjusted
+comparison (``comparison``) is the one place that reads one row per course (its formula,
+practitioner, baseline and change), because a mixed model fits course by course; it never
+reads sessions or measurements.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    Avg,
     Case,
     F,
     IntegerField,
@@ -40,7 +41,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
     When,
 )
 from django.db.models.functions import Coalesce
@@ -206,27 +206,6 @@ def scale_note(scale: OutcomeScale) -> str:
 # --- the per-course query --------------------------------------------------------------------
 
 
-def _gais_flag(rater: str) -> Subquery:
-    """1 if the course's latest GAIS by ``rater`` at the end reads improved, 0 if it does not,
-    NULL without one."""
-    rated = Measurement.objects.filter(
-        plan=OuterRef("pk"),
-        retracted_at__isnull=True,
-        time_point=TimePoint.END,
-        rater=rater,
-        scale__code__in=list(GAIS_IMPROVED),
-    ).order_by("-measured_at", "-pk")
-    flag = Case(
-        *(
-            When(scale__code=code, **{f"value__{op}": limit}, then=Value(1))
-            for code, (op, limit) in GAIS_IMPROVED.items()
-        ),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    return Subquery(rated.annotate(flag=flag).values("flag")[:1], output_field=IntegerField())
-
-
 def _period(filters: Filters) -> Q:
     """Course dates within the period, each clinic's days in its own time zone."""
     if filters.start is None and filters.end is None:
@@ -243,74 +222,122 @@ def _period(filters: Filters) -> Q:
     return within
 
 
-def course_rows(filters: Filters) -> QuerySet[Any, Any]:
-    """One row per course of the scope: the SQL every grouping aggregates (never evaluated
-    row by row, except by the comparison)."""
-    primary = Measurement.objects.filter(
-        plan=OuterRef("pk"),
-        retracted_at__isnull=True,
-        scale=OuterRef("indication__primary_scale"),
-    )
-
-    def mean_at(point: str) -> Subquery:
-        return Subquery(
-            primary.filter(time_point=point)
-            .order_by()
-            .values("plan")
-            .annotate(mean=Avg("value"))
-            .values("mean")[:1]
-        )
-
+def _scope(filters: Filters) -> QuerySet[Any, Any]:
+    """The courses of the scope and filters, with what their rows need besides measurements."""
     courses = CoursePlan.objects.filter(clinic_id__in=filters.clinic_ids)
     if filters.indication is not None:
         courses = courses.filter(indication=filters.indication)
     if filters.practitioner is not None:
         courses = courses.filter(practitioner=filters.practitioner)
-    first_session = (
-        Chart.objects.filter(plan=OuterRef("pk"), signed_at__isnull=False, started_at__isnull=False)
-        .order_by("started_at")
-        .values("started_at")[:1]
-    )
-    first_baseline = (
-        primary.filter(time_point=TimePoint.BASELINE).order_by("measured_at").values("measured_at")
-    )
-    courses = courses.annotate(
-        course_at=Coalesce(Subquery(first_baseline[:1]), Subquery(first_session), "created_at")
-    ).filter(_period(filters))
-    return (
-        courses.order_by()
-        .annotate(
-            formula_id=F("formula_version__formula_id"),
-            baseline_value=mean_at(TimePoint.BASELINE),
-            end_value=mean_at(TimePoint.END),
-            better=Case(
-                When(indication__primary_scale__direction=Direction.HIGHER_IS_BETTER, then=1),
-                When(indication__primary_scale__direction=Direction.LOWER_IS_BETTER, then=-1),
-                default=None,
-                output_field=IntegerField(),
-            ),
-            mid=F("indication__primary_scale__minimal_important_difference"),
-            practitioner_gais=_gais_flag(Rater.PRACTITIONER),
-            patient_gais=_gais_flag(Rater.PATIENT),
+    if filters.start is not None or filters.end is not None:
+        first_session = (
+            Chart.objects.filter(
+                plan=OuterRef("pk"), signed_at__isnull=False, started_at__isnull=False
+            )
+            .order_by("started_at")
+            .values("started_at")[:1]
         )
-        .values(
-            "id",
-            "indication_id",
-            "practitioner_id",
-            "formula_version_id",
-            "status",
-            "formula_id",
-            "baseline_value",
-            "end_value",
-            "better",
-            "mid",
-            "practitioner_gais",
-            "patient_gais",
+        first_baseline = (
+            Measurement.objects.filter(
+                plan=OuterRef("pk"),
+                retracted_at__isnull=True,
+                scale=OuterRef("indication__primary_scale"),
+                time_point=TimePoint.BASELINE,
+            )
+            .order_by("measured_at")
+            .values("measured_at")[:1]
         )
+        courses = courses.annotate(
+            course_at=Coalesce(Subquery(first_baseline), Subquery(first_session), "created_at")
+        ).filter(_period(filters))
+    return courses.order_by().values(
+        "id",
+        "indication_id",
+        "practitioner_id",
+        "formula_version_id",
+        "status",
+        formula_id=F("formula_version__formula_id"),
+        better=Case(
+            When(indication__primary_scale__direction=Direction.HIGHER_IS_BETTER, then=1),
+            When(indication__primary_scale__direction=Direction.LOWER_IS_BETTER, then=-1),
+            default=None,
+            output_field=IntegerField(),
+        ),
+        mid=F("indication__primary_scale__minimal_important_difference"),
+        scale_id=F("indication__primary_scale_id"),
     )
 
 
-# --- the grouped queries ---------------------------------------------------------------------
+_OPS = {"lte": "<=", "gte": ">="}
+_GAIS_FLAG = "CASE {} ELSE 0 END".format(
+    " ".join(
+        f"WHEN g.code = '{code}' AND m.value {_OPS[op]} {limit} THEN 1"
+        for code, (op, limit) in GAIS_IMPROVED.items()
+    )
+)
+_GAIS_CODES = ", ".join(f"'{code}'" for code in GAIS_IMPROVED)
+_M = Measurement._meta.db_table
+_S = OutcomeScale._meta.db_table
+_BASELINE, _END = TimePoint.BASELINE.value, TimePoint.END.value
+_PRACTITIONER, _PATIENT = Rater.PRACTITIONER.value, Rater.PATIENT.value
+# Common table expressions ending in ``c``, one row per course. Each course's measurements are
+# read once, in two grouped passes (the means; the latest GAIS by ROW_NUMBER): correlated
+# subqueries, which PostgreSQL re-ran for every mention of a column once the derived table
+# was inlined into the grouped queries, cost many times more at scale. MATERIALIZED makes
+# PostgreSQL (12+) and SQLite (3.35+) compute ``c`` once for every grouping that reads it.
+_COURSE_CTES = f"""
+scope AS MATERIALIZED ({{scope}}),
+v AS (
+    SELECT m.plan_id,
+           AVG(CASE WHEN m.time_point = '{_BASELINE}' THEN m.value END) AS baseline_value,
+           AVG(CASE WHEN m.time_point = '{_END}' THEN m.value END) AS end_value
+    FROM scope JOIN {_M} m ON m.plan_id = scope.id AND m.scale_id = scope.scale_id
+    WHERE m.retracted_at IS NULL AND m.time_point IN ('{_BASELINE}', '{_END}')
+    GROUP BY m.plan_id
+),
+ranked AS (
+    SELECT m.plan_id, m.rater, {_GAIS_FLAG} AS flag,
+           ROW_NUMBER() OVER (
+               PARTITION BY m.plan_id, m.rater ORDER BY m.measured_at DESC, m.id DESC
+           ) AS n
+    FROM scope JOIN {_M} m ON m.plan_id = scope.id JOIN {_S} g ON g.id = m.scale_id
+    WHERE m.retracted_at IS NULL AND m.time_point = '{_END}'
+      AND m.rater IN ('{_PRACTITIONER}', '{_PATIENT}') AND g.code IN ({_GAIS_CODES})
+),
+gais AS (
+    SELECT plan_id,
+           MAX(CASE WHEN rater = '{_PRACTITIONER}' THEN flag END) AS practitioner_gais,
+           MAX(CASE WHEN rater = '{_PATIENT}' THEN flag END) AS patient_gais
+    FROM ranked WHERE n = 1 GROUP BY plan_id
+),
+c AS MATERIALIZED (
+    SELECT scope.id, scope.indication_id, scope.practitioner_id, scope.formula_version_id,
+           scope.status, scope.formula_id, scope.better, scope.mid,
+           v.baseline_value, v.end_value, gais.practitioner_gais, gais.patient_gais
+    FROM scope
+    LEFT JOIN v ON v.plan_id = scope.id
+    LEFT JOIN gais ON gais.plan_id = scope.id
+)"""  # noqa: S608 (our own constants)
+
+
+@dataclass(frozen=True)
+class CourseRows:
+    """The SQL of the per-course rows: common table expressions ending in ``c`` (id,
+    indication_id, practitioner_id, formula_version_id, status, formula_id, better, mid,
+    baseline_value, end_value, practitioner_gais, patient_gais), with their parameters."""
+
+    ctes: str
+    params: tuple[Any, ...]
+
+
+def course_rows(filters: Filters) -> CourseRows:
+    """One row per course of the scope: the SQL every grouping aggregates (never read row by
+    row, except by the comparison)."""
+    sql, params = _scope(filters).query.sql_with_params()
+    return CourseRows(_COURSE_CTES.format(scope=sql), tuple(params))
+
+
+# --- the grouped query -----------------------------------------------------------------------
 
 _COMPLETE = "c.baseline_value IS NOT NULL AND c.end_value IS NOT NULL"
 _NO_END = "c.baseline_value IS NOT NULL AND c.end_value IS NULL"
@@ -331,6 +358,26 @@ _SUMS = f"""
     COUNT(c.patient_gais),
     SUM(c.patient_gais)
 """
+# Every grouping in one statement over the course rows computed once: (grouping, indication,
+# integer key, text key, the counts). A course counts in several ingredient classes or
+# techniques through the joins.
+_GROUPINGS = f"""
+SELECT 'overall', c.indication_id, NULL, NULL, {_SUMS} FROM c GROUP BY c.indication_id
+UNION ALL
+SELECT 'formula', c.indication_id, c.formula_id, NULL, {_SUMS}
+FROM c GROUP BY c.indication_id, c.formula_id
+UNION ALL
+SELECT 'practitioner', c.indication_id, c.practitioner_id, NULL, {_SUMS}
+FROM c GROUP BY c.indication_id, c.practitioner_id
+UNION ALL
+SELECT 'class', c.indication_id, j.class_id, NULL, {_SUMS}
+FROM c JOIN classes j ON j.version_id = c.formula_version_id
+GROUP BY c.indication_id, j.class_id
+UNION ALL
+SELECT 'technique', c.indication_id, NULL, j.technique, {_SUMS}
+FROM c JOIN techniques j ON j.plan_id = c.id
+GROUP BY c.indication_id, j.technique
+"""  # noqa: S608 (our own constants)
 
 
 def _counts(values: Sequence[Any]) -> Counts:
@@ -351,26 +398,24 @@ def _counts(values: Sequence[Any]) -> Counts:
     )
 
 
-def _grouped(
-    courses: QuerySet[Any, Any],
-    key: str | None,
-    join: QuerySet[Any, Any] | None = None,
-    on: str = "",
-) -> dict[tuple[int, Hashable], Counts]:
-    """``Counts`` by (indication, ``key``) from one GROUP BY over the course rows, optionally
-    joined to ``join`` (aliased ``j``) ``on`` a condition. ``key`` is a column of ``c`` or
-    ``j``; None groups by indication alone."""
-    sql, params = courses.query.sql_with_params()
-    source = f"({sql}) c"
-    if join is not None:
-        join_sql, join_params = join.query.sql_with_params()
-        source += f" JOIN ({join_sql}) j ON {on}"
-        params = (*params, *join_params)
-    group = f"c.indication_id, {key}" if key else "c.indication_id"
-    select = f"c.indication_id, {key if key else 'NULL'}, {_SUMS}"
+def _grouped(filters: Filters) -> dict[str, dict[tuple[int, Hashable], Counts]]:
+    """``Counts`` by grouping, then by (indication, key), from one statement; the overall
+    grouping's key is None."""
+    courses = course_rows(filters)
+    class_sql, class_params = _class_links(filters).query.sql_with_params()
+    technique_sql, technique_params = _technique_links(filters).query.sql_with_params()
+    sql = (
+        f"WITH {courses.ctes}, classes AS ({class_sql}), techniques AS ({technique_sql})"
+        f"{_GROUPINGS}"
+    )
+    found: dict[str, dict[tuple[int, Hashable], Counts]] = {
+        name: {} for name in ("overall", *(g[0] for g in GROUPINGS))
+    }
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select} FROM {source} GROUP BY {group}", params)  # noqa: S608 (our own SQL)
-        return {(row[0], row[1]): _counts(row[2:]) for row in cursor.fetchall()}
+        cursor.execute(sql, (*courses.params, *class_params, *technique_params))
+        for name, indication, number, text, *values in cursor.fetchall():
+            found[name][indication, number if text is None else text] = _counts(values)
+    return found
 
 
 def _class_links(filters: Filters) -> QuerySet[Any, Any]:
@@ -405,19 +450,25 @@ def _technique_links(filters: Filters) -> QuerySet[Any, Any]:
     )
 
 
-def _change_rows(courses: QuerySet[Any, Any]) -> dict[int, list[CourseChange]]:
+def _change_rows(courses: CourseRows) -> dict[int, list[CourseChange]]:
     """The complete courses, one row each, by indication: what the mixed model fits."""
     found: dict[int, list[CourseChange]] = {}
-    for row in courses.filter(baseline_value__isnull=False, end_value__isnull=False):
-        baseline = float(row["baseline_value"])
-        found.setdefault(row["indication_id"], []).append(
-            CourseChange(
-                formula=row["formula_id"],
-                practitioner=row["practitioner_id"],
-                baseline=baseline,
-                change=float(row["end_value"]) - baseline,
-            )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {courses.ctes} SELECT c.indication_id, c.formula_id, c.practitioner_id, "  # noqa: S608 (our own SQL)
+            f"c.baseline_value, c.end_value FROM c WHERE {_COMPLETE} ORDER BY c.id",
+            courses.params,
         )
+        for indication, formula, practitioner, baseline_value, end_value in cursor.fetchall():
+            baseline = float(baseline_value)
+            found.setdefault(indication, []).append(
+                CourseChange(
+                    formula=formula,
+                    practitioner=practitioner,
+                    baseline=baseline,
+                    change=float(end_value) - baseline,
+                )
+            )
     return found
 
 
@@ -471,18 +522,8 @@ def _order(rows: list[GroupRow]) -> list[GroupRow]:
 
 def outcome_report(filters: Filters) -> OutcomeReport:
     """The outcome evidence for the scope and filters (see the module's docstring)."""
-    courses = course_rows(filters)
-    overall = _grouped(courses, None)
-    grouped = {
-        "formula": _grouped(courses, "c.formula_id"),
-        "class": _grouped(
-            courses, "j.class_id", _class_links(filters), "j.version_id = c.formula_version_id"
-        ),
-        "practitioner": _grouped(courses, "c.practitioner_id"),
-        "technique": _grouped(
-            courses, "j.technique", _technique_links(filters), "j.plan_id = c.id"
-        ),
-    }
+    grouped = _grouped(filters)
+    overall = grouped.pop("overall")
     if filters.indication is not None:
         indications = [filters.indication]
     else:
@@ -494,7 +535,7 @@ def outcome_report(filters: Filters) -> OutcomeReport:
     labels = {
         name: _labels(name, {key for _, key in rows}, filters) for name, rows in grouped.items()
     }
-    changes = _change_rows(courses)
+    changes = _change_rows(course_rows(filters))
     reports = []
     for indication in indications:
         scale = indication.primary_scale

@@ -396,3 +396,41 @@ def test_summarise_applies_the_threshold_to_each_figure() -> None:
     assert row.practitioner_gais is None  # its own N is below the threshold
     assert row.patient_gais is not None and row.patient_gais.value == 1.0
     assert summarise(1, "F", counts, has_share=False).improved is None
+
+
+def test_gais_is_the_latest_current_rating_at_the_end(clinic_a: Clinic) -> None:
+    registry = build_registry(clinic_a, PAIN)
+    complete = [c for c in registry.courses if c.end is not None]
+    by = registry.practitioners[0]
+    course = complete[0]
+    rated = Measurement.objects.get(
+        plan_id=course.plan_id,
+        scale__code="gais",
+        time_point=TimePoint.END,
+        rater=Rater.PRACTITIONER,
+    )
+    flipped = Decimal(5) if rated.value <= 3 else Decimal(1)
+
+    def rate(value: Decimal, hours: int) -> Measurement:
+        return Measurement.objects.create(
+            clinic=clinic_a,
+            patient_id=course.patient_id,
+            plan_id=course.plan_id,
+            scale=rated.scale,
+            value=value,
+            measured_at=rated.measured_at + timedelta(hours=hours),
+            time_point=TimePoint.END,
+            rater=Rater.PRACTITIONER,
+            rated_by=by,
+            recorded_by=by,
+        )
+
+    # A later rating replaces the first; a still later one, retracted, does not count.
+    rate(flipped, 1)
+    _retract(rate(rated.value, 2), by)
+
+    overall = outcome_report(Filters(clinic_ids=[clinic_a.pk])).indications[0].overall
+
+    improved = sum(c.gais_practitioner <= 3 for c in complete)  # type: ignore[operator]
+    assert overall.counts.practitioner_rated == len(complete)
+    assert overall.counts.practitioner_improved == improved + (1 if flipped <= 3 else -1)
