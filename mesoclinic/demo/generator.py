@@ -28,6 +28,7 @@ from mesoclinic.demo.charts import ChartCounts, Charter
 from mesoclinic.demo.courses import build_courses
 from mesoclinic.demo.drugs import DRUGS, Drug, Use
 from mesoclinic.demo.formulas import build_formulas, require_catalogue, stock_earlier_lots
+from mesoclinic.demo.history import HistoryCounts, build_history
 from mesoclinic.demo.measurements import build_measurements
 from mesoclinic.demo.portal import build_portal_accounts
 from mesoclinic.demo.screening import build_screening
@@ -146,6 +147,7 @@ class DemoSummary:
     open_flags: int
     measurements: int
     portal_accounts: int
+    history: HistoryCounts
 
     @property
     def clinic(self) -> Clinic:
@@ -167,9 +169,9 @@ class DemoSummary:
             f"{self.follow_ups} answered 24-hour follow-ups, {self.adverse_events} side "
             f"effects ({self.infections} infections after {self.cluster_lot}), "
             f"{self.outbreak_alerts} open outbreak alerts, "
-            f"{self.open_flags} open flags, {self.measurements} outcome measurements "
-            f"and {self.portal_accounts} patients who can sign in to the portal "
-            f"(seed {self.seed}, today {self.today.isoformat()})."
+            f"{self.open_flags} open flags, {self.measurements} outcome measurements, "
+            f"{self.portal_accounts} patients who can sign in to the portal, "
+            f"and {self.history} (seed {self.seed}, today {self.today.isoformat()})."
         )
 
 
@@ -257,6 +259,8 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
     )
     screening = build_screening([paris, london], today)
     portal_accounts = build_portal_accounts([paris, london], today)
+    # Last, so that it changes nothing the rest of the demo draws.
+    history = build_history(stream(seed, "history"), paris, today)
     # As the scan run by recording the infections would have found them on the demo's day.
     alerts = [alert for clinic in (paris, london) for alert in scan(clinic, as_of=today)]
     return DemoSummary(
@@ -290,6 +294,7 @@ def build_demo(seed: int, patients: int, today: date) -> DemoSummary:
         open_flags=aftercare.open_flags,
         measurements=measured.measurements,
         portal_accounts=portal_accounts,
+        history=history,
     )
 
 

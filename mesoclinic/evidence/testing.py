@@ -4,7 +4,8 @@
 charts (syringes, syringe lots, lot uses, area treatments), adverse events and outcome
 measurements into ``clinic`` in a few bulk queries, and returns what was planted: each course's
 true change, each session's lot, vial and device, and the infections in order of onset. The
-same seed gives the same registry (the practitioners' names differ between clinics).
+same seed gives the same registry (the practitioners' names differ between clinics). It draws
+the registry here and has ``evidence.synthetic`` write it, as the demo's history is written.
 
 The world it draws from, on the indication's primary scale (``hexsel-css`` for the default
 cellulite, 0 to 15 in steps of 1, lower is better):
@@ -43,20 +44,15 @@ export for identifiers has something to find.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from types import MappingProxyType
-from typing import cast
 
-from django.db import models, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import transaction
 
 from mesoclinic.catalogue.models import (
     BodyArea,
@@ -66,23 +62,28 @@ from mesoclinic.catalogue.models import (
     Protocol,
     SideEffect,
 )
-from mesoclinic.charts.models import AreaTreatment, Chart, Device, Syringe, SyringeLot, Technique
+from mesoclinic.charts.models import Device, Technique
 from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user
-from mesoclinic.courses.models import (
-    Appointment,
-    AppointmentKind,
-    AppointmentStatus,
-    CoursePlan,
-    CourseStatus,
+from mesoclinic.courses.models import CoursePlan, CourseStatus
+from mesoclinic.evidence.synthetic import (
+    AreaDraw,
+    CourseDraw,
+    EventDraw,
+    LotDraw,
+    MeasurementDraw,
+    SessionDraw,
+    SyringeDraw,
+    gais_level,
+    on_scale,
+    write_courses,
 )
-from mesoclinic.followup.models import AdverseEvent, Causality, EventOutcome, Grade, Reporter
+from mesoclinic.followup.models import EventOutcome, Grade
 from mesoclinic.formulas import services as formulas
-from mesoclinic.formulas.models import FormulaVersion, Ingredient, Lot, LotUse, Presentation
-from mesoclinic.outcomes.models import Measurement, Rater, TimePoint
+from mesoclinic.formulas.models import FormulaVersion, Ingredient, Lot, Presentation
+from mesoclinic.outcomes.models import Rater, TimePoint
 from mesoclinic.outcomes.services import site_required
 from mesoclinic.patients.models import Patient, Sex, phone_digits
-from mesoclinic.screening.models import Outcome, Screening, Stage
 
 INFECTION = "infection"
 INTERVAL_DAYS = 14
@@ -93,8 +94,6 @@ SLOTS_PER_DAY = 20
 LANES = SLOTS_PER_DAY * INTERVAL_DAYS
 INCUBATION_DAYS = (7, 60)
 SITE = "mid-thigh, 15 cm above the patella"
-SIGNED_HASH = hashlib.sha256(b"synthetic registry chart").hexdigest()
-RULESET = "synthetic registry"
 # A chart starts and ends this long after its appointment.
 STARTS_AFTER = timedelta(minutes=2)
 ENDS_AFTER = timedelta(minutes=22)
@@ -235,37 +234,6 @@ def _check(spec: RegistrySpec) -> None:
         raise ValueError(f"There is no lot {spec.contaminated_lot} to contaminate.")
 
 
-def _on_scale(scale: OutcomeScale, value: float) -> Decimal:
-    """The nearest point of the scale (counted from its minimum), within its range."""
-    low, high, step = scale.min_value, scale.max_value, scale.step
-    steps = ((Decimal(repr(value)) - low) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return min(max(low + steps * step, low), high)
-
-
-def _gais(improvement: float, noise_sd: float) -> int:
-    z = improvement / noise_sd
-    for level, threshold in ((1, 2.0), (2, 1.0), (3, 0.3)):
-        if z >= threshold:
-            return level
-    return 4 if z > -0.3 else 5
-
-
-@contextmanager
-def _own_timestamps(*model_fields: tuple[type[models.Model], str]) -> Iterator[None]:
-    """Let bulk_create keep the past times given to ``auto_now_add`` fields: a registry's
-    rows were written when its sessions happened, not when the test ran."""
-    found = [
-        cast(models.DateTimeField, model._meta.get_field(name)) for model, name in model_fields
-    ]
-    for each in found:
-        each.auto_now_add = False
-    try:
-        yield
-    finally:
-        for each in found:
-            each.auto_now_add = True
-
-
 _SYLLABLES = ("zak", "vor", "quil", "brix", "tesh", "yun", "glo", "drav", "omb", "kesh", "ulv")
 _ENDINGS = ("wyn", "thorpe", "vaxx", "quist", "brandt", "zell", "okko", "mirr")
 
@@ -304,7 +272,6 @@ class _Builder:
         self.rng = random.Random(spec.seed)  # noqa: S311 (a simulation, not a secret)
         self.tz = clinic.tz
         self.today = clinic.today()
-        self.now = timezone.now()
         self.start = spec.start or self.today - timedelta(days=200)
         self.indication = Indication.objects.select_related("primary_scale").get(
             code=spec.indication
@@ -453,16 +420,7 @@ class _Builder:
             raise ValueError(
                 f"The registry would run to {last_day}, after today: start it earlier."
             )
-
-        with _own_timestamps(
-            (CoursePlan, "created_at"),
-            (Appointment, "created_at"),
-            (Chart, "created_at"),
-            (LotUse, "recorded_at"),
-            (AdverseEvent, "reported_at"),
-            (Measurement, "recorded_at"),
-        ):
-            return self._write(practitioners, versions, lots, effects, drawn, patients, schedule)
+        return self._write(practitioners, versions, lots, effects, drawn, patients, schedule)
 
     def _write(
         self,
@@ -474,94 +432,20 @@ class _Builder:
         patients: list[Patient],
         schedule: list[list[datetime]],
     ) -> Registry:
-        spec, rng, clinic = self.spec, self.rng, self.clinic
-        plans = CoursePlan.objects.bulk_create(
-            CoursePlan(
-                clinic=clinic,
-                patient=patient,
-                indication=self.indication,
-                formula_version=versions[course.truth.name],
-                practitioner=course.practitioner,
-                protocol=self.protocol,
-                sessions_planned=spec.sessions_per_course,
-                interval_days=INTERVAL_DAYS,
-                tolerance_days=3,
-                session_minutes=SESSION_MINUTES,
-                maintenance_per_year=1,
-                status=CourseStatus.COMPLETED if course.measured else CourseStatus.STOPPED,
-                status_reason="" if course.measured else "The patient stopped coming.",
-                completed_on=starts[course.held - 1].date() if course.measured else None,
-                created_by=course.practitioner,
-                created_at=starts[0] - timedelta(days=7),
-            )
-            for patient, starts, course in zip(patients, schedule, drawn, strict=True)
-        )
-        CoursePlan.areas.through.objects.bulk_create(
-            CoursePlan.areas.through(courseplan_id=plan.pk, bodyarea_id=self.area.pk)
-            for plan in plans
-        )
-
+        spec, rng = self.spec, self.rng
         # Sessions in time order, so that lots and vials are used in turn.
         rows = sorted(
             (starts[j], c, j)
             for c, (starts, course) in enumerate(zip(schedule, drawn, strict=True))
             for j in range(course.held)
         )
-        appointments = Appointment.objects.bulk_create(
-            Appointment(
-                clinic=clinic,
-                patient=patients[c],
-                practitioner=drawn[c].practitioner,
-                starts_at=at,
-                ends_at=at + timedelta(minutes=SESSION_MINUTES),
-                kind=AppointmentKind.SESSION,
-                plan=plans[c],
-                session_number=j + 1,
-                status=AppointmentStatus.ATTENDED,
-                created_by=drawn[c].practitioner,
-                created_at=at - timedelta(days=7),
-            )
-            for at, c, j in rows
-        )
-        screenings = Screening.objects.bulk_create(
-            Screening(
-                clinic=clinic,
-                patient=patients[c],
-                appointment=appointment,
-                plan=plans[c],
-                practitioner=drawn[c].practitioner,
-                session_date=at.date(),
-                stage=Stage.CHART,
-                ruleset_version=RULESET,
-                precare_window_days=7,
-                outcome=Outcome.CLEAR,
-                run_at=at,
-                run_by=drawn[c].practitioner,
-            )
-            for (at, c, j), appointment in zip(rows, appointments, strict=True)
-        )
-        charts = Chart.objects.bulk_create(
-            Chart(
-                clinic=clinic,
-                appointment=appointment,
-                patient=patients[c],
-                plan=plans[c],
-                practitioner=drawn[c].practitioner,
-                formula_version=versions[drawn[c].truth.name],
-                screening=screening,
-                session_number=j + 1,
-                started_at=at + STARTS_AFTER,
-                ended_at=at + ENDS_AFTER,
-                pain_score=rng.randint(0, 4),
-                aftercare_given="No sport or sauna for 24 hours.",
-                notes=f"{patients[c].given_name} {patients[c].family_name} tolerated it well.",
-                created_by=drawn[c].practitioner,
-                created_at=at,
-            )
-            for (at, c, j), appointment, screening in zip(
-                rows, appointments, screenings, strict=True
-            )
-        )
+        pain = [rng.randint(0, 4) for _ in rows]
+        devices = [
+            (Device.INJECTOR, f"GUN-{rng.randint(1, 2)}")
+            if rng.random() < spec.injector_share
+            else (Device.SYRINGE, "")
+            for _ in rows
+        ]
 
         # Lots in turn: each formula's sessions split into consecutive runs, one per lot.
         by_formula: dict[int, list[int]] = {}
@@ -581,86 +465,87 @@ class _Builder:
             spec.doses_per_vial > 1 and by_run_position[i] % spec.doses_per_vial == 0
             for i in range(len(rows))
         ]
-        devices = [
-            (Device.INJECTOR, f"GUN-{rng.randint(1, 2)}")
-            if rng.random() < spec.injector_share
-            else (Device.SYRINGE, "")
-            for _ in rows
+        exposures = [
+            _Exposure(c, j, at.date(), lot_of[i], vial_of[i], *devices[i])
+            for i, (at, c, j) in enumerate(rows)
         ]
+        events = self._events(exposures, patients)
+        measurements = self._measure(patients, drawn, schedule)
 
         volume = Decimal("2.00")
-        syringes = Syringe.objects.bulk_create(
-            Syringe(
-                chart=chart,
-                number=1,
-                device=device,
-                volume_ml=volume,
-                needle_gauge=None if device == Device.INJECTOR else 30,
-                needle_length_mm=Decimal(4),
-                injector_id=injector,
+        session_draws: list[list[SessionDraw]] = [[] for _ in drawn]
+        for i, (at, c, _) in enumerate(rows):
+            patient = patients[c]
+            device, injector = devices[i]
+            session_draws[c].append(
+                SessionDraw(
+                    starts_at=at,
+                    started_at=at + STARTS_AFTER,
+                    ended_at=at + ENDS_AFTER,
+                    pain_score=pain[i],
+                    aftercare_given="No sport or sauna for 24 hours.",
+                    notes=f"{patient.given_name} {patient.family_name} tolerated it well.",
+                    syringes=(
+                        SyringeDraw(
+                            volume_ml=volume,
+                            device=device,
+                            needle_gauge=None if device == Device.INJECTOR else 30,
+                            injector_id=injector,
+                            lots=(
+                                LotDraw(
+                                    lot=lots[lot_of[i]],
+                                    volume_ml=volume,
+                                    units=1 if spec.doses_per_vial == 1 or opens[i] else 0,
+                                    opens_unit=opens[i],
+                                ),
+                            ),
+                            areas=(
+                                AreaDraw(
+                                    body_area=self.area,
+                                    side="both" if self.area.paired else "",
+                                    technique=Technique.INJECTOR
+                                    if device == Device.INJECTOR
+                                    else Technique.NAPPAGE,
+                                    depth_mm=Decimal(2),
+                                    volume_per_point_ml=(volume / 40).quantize(Decimal("0.001")),
+                                    point_count=40,
+                                ),
+                            ),
+                        ),
+                    ),
+                    events=tuple(event for event, _ in events[i]),
+                )
             )
-            for chart, (device, injector) in zip(charts, devices, strict=True)
+        written = write_courses(
+            self.clinic,
+            [
+                CourseDraw(
+                    patient=patient,
+                    practitioner=course.practitioner,
+                    indication=self.indication,
+                    version=versions[course.truth.name],
+                    protocol=self.protocol,
+                    areas=(self.area,),
+                    sessions_planned=spec.sessions_per_course,
+                    interval_days=INTERVAL_DAYS,
+                    session_minutes=SESSION_MINUTES,
+                    status=CourseStatus.COMPLETED if course.measured else CourseStatus.STOPPED,
+                    status_reason="" if course.measured else "The patient stopped coming.",
+                    completed_on=starts[course.held - 1].date() if course.measured else None,
+                    created_at=starts[0] - timedelta(days=7),
+                    sessions=tuple(sessions),
+                    measurements=tuple(measured),
+                )
+                for patient, starts, course, sessions, measured in zip(
+                    patients, schedule, drawn, session_draws, measurements, strict=True
+                )
+            ],
         )
-        uses = LotUse.objects.bulk_create(
-            LotUse(
-                lot=lots[lot_of[i]],
-                patient=patients[c],
-                used_on=at + STARTS_AFTER,
-                volume_ml=volume,
-                units=1 if spec.doses_per_vial == 1 or opens[i] else 0,
-                formula_version=chart.formula_version,
-                reference=f"Chart {chart.pk}, syringe 1",
-                recorded_by=drawn[c].practitioner,
-                recorded_at=at + ENDS_AFTER,
-            )
-            for i, ((at, c, _j), chart) in enumerate(zip(rows, charts, strict=True))
-        )
-        SyringeLot.objects.bulk_create(
-            SyringeLot(
-                chart=chart,
-                syringe=syringe,
-                lot=lots[lot_of[i]],
-                volume_ml=volume,
-                opens_unit=opens[i],
-                lot_use=use,
-            )
-            for i, (chart, syringe, use) in enumerate(zip(charts, syringes, uses, strict=True))
-        )
-        per_point = (volume / 40).quantize(Decimal("0.001"))
-        AreaTreatment.objects.bulk_create(
-            AreaTreatment(
-                chart=chart,
-                position=1,
-                body_area=self.area,
-                side="both" if self.area.paired else "",
-                syringe=syringe,
-                technique=Technique.INJECTOR if device == Device.INJECTOR else Technique.NAPPAGE,
-                depth_mm=Decimal(2),
-                volume_per_point_ml=per_point,
-                point_count=40,
-            )
-            for chart, syringe, (device, _) in zip(charts, syringes, devices, strict=True)
-        )
-        # Signing is the one UPDATE an unsigned chart allows; the parts are in place first.
-        Chart.objects.filter(pk__in=[chart.pk for chart in charts]).update(
-            signed_at=F("ended_at") + timedelta(minutes=5),
-            signed_by=F("practitioner"),
-            content_sha256=SIGNED_HASH,
-        )
-        for version in versions.values():
-            FormulaVersion.objects.filter(pk=version.pk).update(used_at=self.local(self.start, 0))
-        taken: dict[int, int] = {}
-        for i, use in enumerate(uses):
-            taken[lot_of[i]] = taken.get(lot_of[i], 0) + use.units
-        for index, lot in enumerate(lots):
-            Lot.objects.filter(pk=lot.pk).update(
-                remaining_units=lot.received_quantity - taken.get(index, 0)
-            )
-
+        charts = {(s.course, s.number): s.chart.pk for s in written.sessions}
         sessions = [
             Session(
-                chart_id=chart.pk,
-                plan_id=plans[c].pk,
+                chart_id=charts[c, j],
+                plan_id=written.plans[c].pk,
                 patient_id=patients[c].pk,
                 practitioner_id=drawn[c].practitioner.pk,
                 formula=drawn[c].truth.name,
@@ -672,23 +557,60 @@ class _Builder:
                 device=devices[i][0],
                 injector_id=devices[i][1],
             )
-            for i, ((at, c, j), chart) in enumerate(zip(rows, charts, strict=True))
+            for i, (at, c, j) in enumerate(rows)
         ]
-        infections, counts = self._events(sessions, patients)
-        charts_of: list[list[tuple[Chart, datetime]]] = [[] for _ in drawn]
-        for (at, c, _j), chart in zip(rows, charts, strict=True):
-            charts_of[c].append((chart, at))
-        courses = self._measure(plans, patients, drawn, charts_of)
+        planted_of = [planted for row in events for _, planted in row]
+        infections = sorted(
+            (
+                Infection(
+                    event_id=written_event.event.pk,
+                    patient_id=patients[written_event.course].pk,
+                    chart_id=charts[written_event.course, written_event.number],
+                    lot_index=exposure.lot,
+                    exposed_on=exposure.day,
+                    onset_on=written_event.event.onset_on,
+                    planted=planted,
+                )
+                for written_event, planted, exposure in zip(
+                    written.events,
+                    planted_of,
+                    [exposures[i] for i, row in enumerate(events) for _ in row],
+                    strict=True,
+                )
+                if planted is not None
+            ),
+            key=lambda infection: (infection.onset_on, infection.chart_id),
+        )
+        counts: dict[str, int] = {}
+        for row in events:
+            for event, _ in row:
+                counts[event.side_effect] = counts.get(event.side_effect, 0) + 1
+        courses = [
+            Course(
+                plan_id=plan.pk,
+                patient_id=patients[c].pk,
+                practitioner_id=drawn[c].practitioner.pk,
+                formula=drawn[c].truth.name,
+                true_baseline=drawn[c].baseline,
+                true_change=drawn[c].change,
+                baseline=measured[0].value,
+                end=measured[1].value if len(measured) > 1 else None,
+                gais_practitioner=int(measured[2].value) if len(measured) > 2 else None,
+                gais_patient=int(measured[3].value) if len(measured) > 3 else None,
+                sessions=drawn[c].held,
+            )
+            for c, (plan, measured) in enumerate(zip(written.plans, measurements, strict=True))
+        ]
         for practitioner in practitioners:
             practitioner.refresh_from_db()
         return Registry(
-            clinic=clinic,
+            clinic=self.clinic,
             practitioners=practitioners,
             patients=patients,
-            plans=plans,
+            plans=written.plans,
             lots=[Lot.objects.get(pk=lot.pk) for lot in lots],
             versions={name: FormulaVersion.objects.get(pk=v.pk) for name, v in versions.items()},
-            chart_ids=[chart.pk for chart in charts],
+            chart_ids=[s.chart.pk for s in written.sessions],
             spec=spec,
             scale=self.scale,
             practitioner_effects=effects,
@@ -699,185 +621,117 @@ class _Builder:
         )
 
     def _events(
-        self, sessions: list[Session], patients: list[Patient]
-    ) -> tuple[list[Infection], dict[str, int]]:
+        self, exposures: list[_Exposure], patients: list[Patient]
+    ) -> list[list[tuple[EventDraw, bool | None]]]:
+        """Each session's side effects, with whether an infection was planted (None for any
+        other side effect)."""
         spec, rng = self.spec, self.rng
-        patients_by_id = {p.pk: p for p in patients}
-        # (event, session, planted): planted is None for a side effect other than infection.
-        pending: list[tuple[AdverseEvent, Session, bool | None]] = []
-        counts: dict[str, int] = {}
-
-        def event(session: Session, code: str, onset: date, **values: object) -> AdverseEvent:
-            counts[code] = counts.get(code, 0) + 1
-            patient = patients_by_id[session.patient_id]
-            reported = min(
-                datetime.combine(onset + timedelta(days=1), time(10), tzinfo=self.tz), self.now
-            )
-            return AdverseEvent(
-                clinic=self.clinic,
-                patient_id=session.patient_id,
-                chart_id=session.chart_id,
-                side_effect=self.side_effects[code],
-                body_area=self.area,
-                onset_on=onset,
-                reporter=Reporter.STAFF,
-                reported_by_id=session.practitioner_id,
-                reported_at=reported,
-                causality=Causality.PROBABLE,
-                causality_by_id=session.practitioner_id,
-                causality_at=reported,
-                notes=f"Reported by {patient.given_name} {patient.family_name} by phone.",
-                **values,
-            )
-
-        for session in sessions:
+        found: list[list[tuple[EventDraw, bool | None]]] = []
+        for session in exposures:
+            patient = patients[session.course]
+            notes = f"Reported by {patient.given_name} {patient.family_name} by phone."
+            events: list[tuple[EventDraw, bool | None]] = []
             for code, rate in spec.side_effect_rates.items():
                 if rng.random() < rate:
                     days = rng.randint(2, 4) if rng.random() < 0.1 else 1
-                    resolved = session.day + timedelta(days=days)
-                    pending.append(
-                        (
-                            event(
-                                session,
-                                code,
-                                session.day,
-                                grade=Grade.MILD,
-                                outcome=EventOutcome.RESOLVED,
-                                resolved_on=resolved,
-                                treatment="Cold pack.",
-                            ),
-                            session,
-                            None,
-                        )
+                    event = EventDraw(
+                        side_effect=code,
+                        onset_on=session.day,
+                        grade=Grade.MILD,
+                        outcome=EventOutcome.RESOLVED,
+                        resolved_on=session.day + timedelta(days=days),
+                        treatment="Cold pack.",
+                        notes=notes,
                     )
-            planted = (
-                session.lot_index == spec.contaminated_lot and rng.random() < spec.contaminated_rate
-            )
+                    events.append((event, None))
+            planted = session.lot == spec.contaminated_lot and rng.random() < spec.contaminated_rate
             if planted or rng.random() < spec.background_infection_rate:
                 onset = session.day + timedelta(days=rng.randint(*INCUBATION_DAYS))
                 resolved = onset + timedelta(days=30)
                 over = resolved <= self.today
-                infection = event(
-                    session,
-                    INFECTION,
-                    onset,
+                infection = EventDraw(
+                    side_effect=INFECTION,
+                    onset_on=onset,
                     grade=Grade.SEVERE,
                     outcome=EventOutcome.RESOLVED if over else EventOutcome.ONGOING,
                     resolved_on=resolved if over else None,
                     treatment="Oral antibiotics.",
+                    notes=notes,
                 )
-                pending.append((infection, session, planted))
-        saved = AdverseEvent.objects.bulk_create(e for e, _, _ in pending)
-        infections = sorted(
-            (
-                Infection(
-                    event_id=row.pk,
-                    patient_id=session.patient_id,
-                    chart_id=session.chart_id,
-                    lot_index=session.lot_index,
-                    exposed_on=session.day,
-                    onset_on=row.onset_on,
-                    planted=planted,
-                )
-                for row, (_, session, planted) in zip(saved, pending, strict=True)
-                if planted is not None
-            ),
-            key=lambda infection: (infection.onset_on, infection.chart_id),
-        )
-        return infections, counts
+                events.append((infection, planted))
+            found.append(events)
+        return found
 
     def _measure(
-        self,
-        plans: list[CoursePlan],
-        patients: list[Patient],
-        drawn: list[_Draw],
-        charts_of: list[list[tuple[Chart, datetime]]],
-    ) -> list[Course]:
+        self, patients: list[Patient], drawn: list[_Draw], schedule: list[list[datetime]]
+    ) -> list[list[MeasurementDraw]]:
+        """Each course's measurements: its baseline, then, when measured at the end, its end
+        value and the practitioner's and the patient's GAIS."""
         spec, rng, scale = self.spec, self.rng, self.scale
         site = SITE if site_required(scale) else ""
         better = -1.0 if scale.direction == Direction.LOWER_IS_BETTER else 1.0
-        rows: list[Measurement] = []
-        courses: list[Course] = []
-
-        def measurement(
-            c: int, on: OutcomeScale, value: Decimal, at: datetime, **extra: object
-        ) -> Measurement:
-            practitioner = drawn[c].practitioner
-            patient = patients[c]
-            values: dict[str, object] = {
-                "rater": Rater.PRACTITIONER,
-                "site": site if on == scale else "",
-                "note": f"Measured with {patient.given_name} {patient.family_name} standing.",
-            } | extra
-            return Measurement(
-                clinic=self.clinic,
-                patient=patient,
-                plan=plans[c],
-                scale=on,
-                value=value,
-                measured_at=at,
-                rated_by=practitioner,
-                recorded_by=practitioner,
-                recorded_at=at,
-                **values,
-            )
-
+        found: list[list[MeasurementDraw]] = []
         for c, course in enumerate(drawn):
-            charts = charts_of[c]
-            first, first_at = charts[0]
-            recorded_baseline = _on_scale(scale, course.baseline)
-            rows.append(
-                measurement(
-                    c,
-                    scale,
-                    recorded_baseline,
-                    first_at - timedelta(minutes=10),
+            patient = patients[c]
+            note = f"Measured with {patient.given_name} {patient.family_name} standing."
+            starts = schedule[c]
+            rows = [
+                MeasurementDraw(
+                    scale=scale,
+                    value=on_scale(scale, course.baseline),
+                    measured_at=starts[0] - timedelta(minutes=10),
                     time_point=TimePoint.BASELINE,
-                    chart=first,
+                    site=site,
+                    note=note,
+                    session=0,
                 )
-            )
-            end = gais_practitioner = gais_patient = None
+            ]
             if course.measured:
-                day = charts[-1][1].date()
+                day = starts[course.held - 1].date()
                 at = datetime.combine(
                     day + timedelta(days=rng.randint(14, 28)), time(11), tzinfo=self.tz
                 )
-                end = _on_scale(scale, course.baseline + course.change)
-                rows.append(measurement(c, scale, end, at, time_point=TimePoint.END))
+                rows.append(
+                    MeasurementDraw(
+                        scale=scale,
+                        value=on_scale(scale, course.baseline + course.change),
+                        measured_at=at,
+                        time_point=TimePoint.END,
+                        site=site,
+                        note=note,
+                    )
+                )
                 if self.gais_scale is not None:
                     improvement = better * course.change
-                    gais_practitioner = _gais(improvement, spec.noise_sd)
-                    gais_patient = _gais(
-                        improvement + rng.gauss(0, 0.5 * spec.noise_sd), spec.noise_sd
+                    levels = (
+                        gais_level(improvement, spec.noise_sd),
+                        gais_level(improvement + rng.gauss(0, 0.5 * spec.noise_sd), spec.noise_sd),
                     )
-                    for rater, level in (
-                        (Rater.PRACTITIONER, gais_practitioner),
-                        (Rater.PATIENT, gais_patient),
-                    ):
-                        rows.append(
-                            measurement(
-                                c,
-                                self.gais_scale,
-                                Decimal(level),
-                                at + timedelta(minutes=5),
-                                time_point=TimePoint.END,
-                                rater=rater,
-                            )
+                    rows += [
+                        MeasurementDraw(
+                            scale=self.gais_scale,
+                            value=Decimal(level),
+                            measured_at=at + timedelta(minutes=5),
+                            time_point=TimePoint.END,
+                            rater=rater,
+                            note=note,
                         )
-            courses.append(
-                Course(
-                    plan_id=plans[c].pk,
-                    patient_id=patients[c].pk,
-                    practitioner_id=course.practitioner.pk,
-                    formula=course.truth.name,
-                    true_baseline=course.baseline,
-                    true_change=course.change,
-                    baseline=recorded_baseline,
-                    end=end,
-                    gais_practitioner=gais_practitioner,
-                    gais_patient=gais_patient,
-                    sessions=course.held,
-                )
-            )
-        Measurement.objects.bulk_create(rows)
-        return courses
+                        for rater, level in zip(
+                            (Rater.PRACTITIONER, Rater.PATIENT), levels, strict=True
+                        )
+                    ]
+            found.append(rows)
+        return found
+
+
+@dataclass(frozen=True)
+class _Exposure:
+    """What a session, drawn but not yet written, exposed its patient to."""
+
+    course: int
+    number: int
+    day: date
+    lot: int
+    vial: int
+    device: str
+    injector_id: str

@@ -28,9 +28,11 @@ def summary(catalogue: None) -> DemoSummary:
 
 def test_follow_ups_side_effects_and_one_infection_cluster(summary: DemoSummary) -> None:
     signed = Chart.objects.filter(signed_at__isnull=False).count()
-    # Most sessions were followed up; the few unreached ones older than 72 hours are flagged.
-    assert summary.follow_ups == FollowUp.objects.count()
-    assert 0.75 * signed <= summary.follow_ups < signed
+    # Most sessions were followed up, the history's too; the few unreached ones older than 72
+    # hours (and younger than 30 days: not the history's) are flagged.
+    follow_ups = summary.follow_ups + summary.history.follow_ups
+    assert follow_ups == FollowUp.objects.count()
+    assert 0.75 * signed <= follow_ups < signed
     unanswered = Flag.objects.filter(kind=FlagKind.UNANSWERED)
     assert unanswered.exists()
     assert not unanswered.filter(chart__follow_up__isnull=False).exists()
@@ -38,13 +40,16 @@ def test_follow_ups_side_effects_and_one_infection_cluster(summary: DemoSummary)
     # Realistic rates: most checks find nothing, and what remains is mild.
     events = AdverseEvent.objects.select_related("side_effect", "chart")
     at_check = [e for e in events if e.follow_up_id is not None]
-    assert len({e.follow_up_id for e in at_check}) < 0.5 * summary.follow_ups
+    assert len({e.follow_up_id for e in at_check}) < 0.5 * follow_ups
     assert all(e.grade <= 2 for e in at_check)
     persisting = AdverseEvent.objects.filter(flags__kind=FlagKind.PERSISTING)
     assert set(persisting.values_list("side_effect__code", flat=True)) <= {"bruising", "swelling"}
 
-    # The cluster: three infections, weeks after sessions that all drew on one lot.
-    infections = list(events.filter(side_effect__code="infection"))
+    # The cluster: three infections, weeks after sessions that all drew on one lot. The
+    # history's isolated ones are more than a year old.
+    everyone = events.filter(side_effect__code="infection")
+    assert everyone.count() == summary.infections + summary.history.infections
+    infections = list(everyone.filter(onset_on__gt=TODAY - timedelta(days=365)))
     assert len(infections) == summary.infections == 3
     lots = [
         set(SyringeLot.objects.filter(chart=e.chart).values_list("lot_id", flat=True))
@@ -81,7 +86,8 @@ def test_follow_ups_side_effects_and_one_infection_cluster(summary: DemoSummary)
 
 def test_outcome_series_are_mixed_valid_and_sometimes_missing(summary: DemoSummary) -> None:
     measurements = list(Measurement.objects.select_related("scale", "plan__indication"))
-    assert len(measurements) == summary.measurements > 0
+    assert len(measurements) == summary.measurements + summary.history.measurements
+    assert summary.measurements > 0
     for m in measurements:
         assert validate_value(m.scale, m.value) == m.value
         assert m.time_point != TimePoint.UNSCHEDULED

@@ -54,7 +54,9 @@ from mesoclinic.demo.generator import (
     make_patients,
     stream,
 )
+from mesoclinic.demo.history import ARMS, COURSES_PER_FORMULA, PATIENT_NOTE
 from mesoclinic.evidence.models import AlertContact, OutbreakAlert
+from mesoclinic.followup.models import AdverseEvent, FollowUp
 from mesoclinic.formulas import services
 from mesoclinic.formulas.models import (
     Formula,
@@ -67,6 +69,7 @@ from mesoclinic.formulas.models import (
     ProductIngredient,
     RecallContact,
 )
+from mesoclinic.outcomes.models import Measurement
 from mesoclinic.patients.models import (
     Allergy,
     Condition,
@@ -77,7 +80,7 @@ from mesoclinic.patients.models import (
     Sex,
     phone_digits,
 )
-from mesoclinic.screening.models import Screening
+from mesoclinic.screening.models import Prescription, Screening
 
 TODAY = date(2026, 3, 14)
 # Every model the demo fills, parents before children. Add new kinds of record here.
@@ -117,13 +120,18 @@ DEMO_MODELS: list[type[Model]] = [
     ChartPhoto,
     ChartAmendment,
     PortalAccount,
+    Prescription,
+    FollowUp,
+    AdverseEvent,
+    Measurement,
     OutbreakAlert,
     AlertContact,
 ]
 # Columns that differ between two builds of the same data: creation times, salted hashes,
 # and the moments services stamp with the clock (first use of a version, a recall, a call,
-# the day a course is completed, when a screening ran and a chart was signed), a signed chart's
-# hash (which covers primary keys) and a photo's file name (random).
+# the day a course is completed, when a screening ran, a chart was signed and a side effect's
+# cause assessed), a signed chart's hash (which covers primary keys) and a photo's file name
+# (random).
 VOLATILE_FIELDS = {
     "password",
     "last_login",
@@ -135,6 +143,7 @@ VOLATILE_FIELDS = {
     "completed_on",
     "run_at",
     "signed_at",
+    "causality_at",
     "content_sha256",
     "image",
 }
@@ -144,12 +153,15 @@ NSAID_ATC_PREFIXES = ("M01A", "N02BA")
 
 # A signed chart's lot use names the chart by its primary key.
 CHART_REFERENCE = re.compile(r"^Chart (\d+),")
+# An outbreak alert's key names a lot, or a lot and the line that opened a vial, by primary
+# key; a day's or an injector's key names no row.
+ALERT_KEY = re.compile(r"(\d+)(?:-(\d+))?")
 
 
 def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
     """Every demo row, in creation order, without primary keys or volatile columns; a
-    foreign key becomes the position of the row it points to, and so does the chart a lot
-    use's reference names."""
+    foreign key becomes the position of the row it points to, and so do the chart a lot
+    use's reference names and the lot (and vial) an outbreak alert's key names."""
     positions = {
         model._meta.label: {
             pk: i
@@ -167,6 +179,12 @@ def canonical_dump() -> dict[str, list[tuple[Any, ...]]]:
         if field.model is LotUse and field.name == "reference":
             charts = positions["charts.Chart"]
             return CHART_REFERENCE.sub(lambda m: f"Chart #{charts[int(m[1])]},", value)
+        alert_key = field.model is OutbreakAlert and field.name == "key"
+        if alert_key and (match := ALERT_KEY.fullmatch(value)):
+            lot, opening = match.groups()
+            lines = positions["charts.SyringeLot"]
+            vial = f" vial #{lines[int(opening)]}" if opening else ""
+            return f"Lot #{positions['formulas.Lot'][int(lot)]}{vial}"
         return value
 
     dump = {}
@@ -228,7 +246,8 @@ def test_the_same_seed_and_today_give_identical_records(catalogue: None) -> None
     first = built_and_undone(seed=7, patients=60)
     assert not Clinic.objects.exists()
     assert built_and_undone(seed=7, patients=60) == first
-    assert len(first["patients.Patient"]) == 60
+    # And the Paris clinic's former patients, one a course of its synthetic history.
+    assert len(first["patients.Patient"]) == 60 + len(ARMS) * COURSES_PER_FORMULA
     for model in DEMO_MODELS:
         assert first[model._meta.label], model._meta.label
     # Staff have an authenticator; the portal's patients sign in without one.
@@ -311,7 +330,7 @@ def test_the_default_demo_has_patients_to_screen(catalogue: None) -> None:
     assert recent.count() >= 3
     # ... and patients whose NSAID is older than the pre-care window, who must not be blocked.
     assert nsaid.filter(last_dose_taken__lt=week_ago).exists()
-    assert Patient.objects.count() == DEFAULT_PATIENTS
+    assert Patient.objects.exclude(notes=PATIENT_NOTE).count() == DEFAULT_PATIENTS
 
 
 @pytest.mark.django_db

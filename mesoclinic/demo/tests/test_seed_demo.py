@@ -15,6 +15,7 @@ from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.courses.models import Appointment, CoursePlan
 from mesoclinic.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, LONDON, demo_logins
 from mesoclinic.demo.generator import DEMO_CLINIC_SLUG
+from mesoclinic.demo.history import PATIENT_NOTE
 from mesoclinic.formulas.models import Formula, Lot, LotUse
 from mesoclinic.patients.models import Medication, Patient
 
@@ -45,14 +46,18 @@ def test_patients_option_gives_that_many_patients_across_both_clinics() -> None:
     output = seed_demo(patients=17, seed=5)
     clinic = Clinic.objects.get(slug=DEMO_CLINIC_SLUG)
     london = Clinic.objects.get(slug=LONDON)
-    assert Patient.objects.count() == 17
-    assert (clinic.patients.count(), london.patients.count()) == (11, 6)
+    # Besides the Paris clinic's former patients of the synthetic history, counted apart.
+    history = Patient.objects.filter(notes=PATIENT_NOTE)
+    assert Patient.objects.exclude(notes=PATIENT_NOTE).count() == 17
+    assert (clinic.patients.exclude(notes=PATIENT_NOTE).count(), london.patients.count()) == (11, 6)
     assert (clinic.time_zone, london.time_zone) == ("Europe/Paris", "Europe/London")
     assert "17 patients" in output and "seed 5" in output
     assert f"{Formula.objects.count()} formulas" in output
-    assert f"{CoursePlan.objects.count()} course plans" in output
-    assert f"{Appointment.objects.count()} appointments" in output
-    assert CoursePlan.objects.exists()
+    plans = CoursePlan.objects.exclude(patient__in=history)
+    assert f"{plans.count()} course plans" in output
+    assert f"{Appointment.objects.exclude(patient__in=history).count()} appointments" in output
+    assert f"synthetic history of {history.count()} past courses" in output
+    assert plans.exists()
 
 
 def test_today_option_sets_the_reference_day() -> None:

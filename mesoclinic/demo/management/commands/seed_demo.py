@@ -28,7 +28,8 @@ def _day(value: str) -> date:
 class Command(BaseCommand):
     help = (
         "Build the demo clinics with their staff, patients, formula library, rooms, working hours, "
-        "courses and the signed treatment charts of their past sessions (the catalogue must be "
+        "courses and the signed treatment charts of their past sessions, and the Paris clinic's "
+        "synthetic history of past courses for the evidence pages (the catalogue must be "
         "loaded). Once only: when the demo clinic exists it says so and changes nothing."
     )
 
@@ -43,7 +44,8 @@ class Command(BaseCommand):
             "--patients",
             type=int,
             default=DEFAULT_PATIENTS,
-            help=f"how many patients (default {DEFAULT_PATIENTS})",
+            help=f"how many patients (default {DEFAULT_PATIENTS}), besides the former patients "
+            "of the synthetic history (with any patients at all)",
         )
         parser.add_argument(
             "--today",
