@@ -133,6 +133,17 @@ def compare_formulas(rows: Sequence[CourseChange], labels: Mapping[Any, str]) ->
             for key in others
         ]
 
+    fixed_model = _fixed_model(data, practitioners)
+    if not _separable(fixed_model):
+        # A random intercept would still give a number, but one drawn from the differences
+        # between practitioners, not between formulas: no practitioner used both.
+        return replace(
+            base,
+            description=(
+                "No adjusted comparison: the formulas cannot be told apart from the "
+                "practitioners who use them (too few practitioners used more than one formula)."
+            ),
+        )
     if practitioners >= MIN_PRACTITIONERS:
         mixed = _mixed(data, list(codes.values()))
         if mixed is not None:
@@ -154,14 +165,10 @@ def compare_formulas(rows: Sequence[CourseChange], labels: Mapping[Any, str]) ->
             f"Not enough practitioners for a mixed model ({practitioners}; it needs "
             f"{MIN_PRACTITIONERS})"
         )
-    fixed = _fixed(data, list(codes.values()), practitioners)
+    fixed = _fixed(fixed_model, list(codes.values()))
     if fixed is None:
         return replace(
-            base,
-            description=(
-                f"{why_not_mixed}, and least squares cannot tell the formulas apart from the "
-                "practitioners who use them: no adjusted comparison."
-            ),
+            base, description=f"{why_not_mixed}, and least squares gave no finite estimate."
         )
     practitioner_part = (
         "with a fixed effect per practitioner, so that formulas are compared within practitioners"
@@ -196,16 +203,22 @@ def _mixed(data: pd.DataFrame, codes: list[str]) -> Terms | None:
         return _formula_terms(result.params, result.conf_int(alpha=1 - CONFIDENCE), codes)
 
 
-def _fixed(data: pd.DataFrame, codes: list[str], practitioners: int) -> Terms | None:
+def _fixed_model(data: pd.DataFrame, practitioners: int) -> Any:
     formula = "change ~ baseline + C(formula)"
     if practitioners > 1:
         formula += " + C(practitioner)"
-    model = smf.ols(formula, data)
+    return smf.ols(formula, data)
+
+
+def _separable(model: Any) -> bool:
+    """Whether formula can be told from practitioner: least squares answers even when they
+    coincide (a pseudo-inverse), so refuse a design whose columns do not separate them, or
+    with nothing left for the error."""
     exog = model.exog
-    # Least squares answers even when formula and practitioner coincide (a pseudo-inverse):
-    # refuse a design whose columns do not separate them, or with nothing left for the error.
-    if np.linalg.matrix_rank(exog) < exog.shape[1] or exog.shape[0] <= exog.shape[1]:
-        return None
+    return bool(np.linalg.matrix_rank(exog) == exog.shape[1] and exog.shape[0] > exog.shape[1])
+
+
+def _fixed(model: Any, codes: list[str]) -> Terms | None:
     result = model.fit()
     return _formula_terms(result.params, result.conf_int(alpha=1 - CONFIDENCE), codes)
 

@@ -522,6 +522,8 @@ def _order(rows: list[GroupRow]) -> list[GroupRow]:
 
 def outcome_report(filters: Filters) -> OutcomeReport:
     """The outcome evidence for the scope and filters (see the module's docstring)."""
+    if not filters.clinic_ids:  # a registry without clinics yet: nothing to group
+        return OutcomeReport(filters=filters, indications=[])
     grouped = _grouped(filters)
     overall = grouped.pop("overall")
     if filters.indication is not None:

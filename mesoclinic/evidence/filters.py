@@ -6,15 +6,22 @@ report is not drawn, rather than a silently ignored filter.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest
 
 from mesoclinic.catalogue.models import Indication
 from mesoclinic.clinics.models import Role, User
 from mesoclinic.evidence import scope
+
+# Dates outside these make no sense for a clinic, and at the calendar's ends a day's bounds
+# in UTC would overflow.
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -28,8 +35,17 @@ class Filters:
     pseudonymous: bool = False
 
 
+def pseudonym(kind: str, key: object) -> str:
+    """A stable label that names nothing: a keyed hash, not the database id or serial number,
+    so that it cannot be matched with another source."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"evidence:{kind}:{key}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{kind} {digest[:6].upper()}"
+
+
 def practitioner_label(user: User, *, pseudonymous: bool) -> str:
-    return f"Practitioner {user.pk}" if pseudonymous else str(user)
+    return pseudonym("Practitioner", user.pk) if pseudonymous else str(user)
 
 
 class _PractitionerField(forms.ModelChoiceField):
@@ -66,6 +82,11 @@ class FilterForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day is not None and not EARLIEST <= day <= LATEST:
+                # add_error also drops it from the cleaned data.
+                self.add_error(name, f"Give a date between {EARLIEST.year} and {LATEST.year}.")
         if start and end and start > end:
             raise forms.ValidationError("The period's start is after its end.")
         return cleaned

@@ -10,8 +10,13 @@ What leaves, and how (the dictionary, ``data/research_export.toml``, says it per
   gives both the same key, which only tests do).
 - Every date of a patient is shifted by one offset of that patient (-182 to +182 days, drawn
   from the key), so the intervals between a patient's dates are exact but no date is real.
-- Ages are 10-year bands on the course's start; a combination of age band, sex and clinic
-  that fewer than ``K_ANONYMITY`` patients share is generalised (``suppress_small_cells``).
+  The shift hides exact dates, not who was treated around the same time: the pseudonyms of
+  lots, products, formulas and practitioners are shared between patients, and a lot used for
+  a few weeks bounds how far apart its patients' sessions were. The README says so; lot ids
+  are kept because lot-level safety signals (a contaminated batch) are a main use of the data.
+- Ages are 10-year bands on the course's start; a combination of age band, sex, indication
+  and clinic that fewer than ``K_ANONYMITY`` patients share is generalised
+  (``suppress_small_cells``).
 
 The export is row-level by nature (a researcher's model fits sessions and courses), so rows
 stream from the database (``values().iterator()``) straight into the files; sums per session
@@ -62,8 +67,9 @@ K_ANONYMITY = 5
 # Each patient's dates move by one offset in [-SHIFT_DAYS, +SHIFT_DAYS].
 SHIFT_DAYS = 182
 SUPPRESSED = "suppressed"
-# Generalised in this order: the age band first (it carries least), then sex.
-QUASI_IDENTIFIERS = ("age_band", "sex", "clinic_id")
+# A course's cell. Generalised in this order: the age band first (it carries least), then
+# sex; the indication and the clinic, last, are never generalised (see MAX_LEVEL).
+QUASI_IDENTIFIERS = ("age_band", "sex", "indication", "clinic_id")
 PSEUDONYM_HEX_DIGITS = 16
 PARQUET_BATCH_ROWS = 50_000
 DICTIONARY_FILE = Path(__file__).parent / "data" / "research_export.toml"
@@ -193,7 +199,9 @@ def _local_day(moment: datetime | None, zone: str) -> date | None:
 
 # Levels of generalisation: 0 as recorded, 1 without the age band, 2 without age band and sex.
 # The clinic is never generalised: its formulas, lots and practitioners are its own, so their
-# pseudonyms would give it away.
+# pseudonyms would give it away. Nor is the indication: it is what most analyses stratify on,
+# and the formulas and protocols of a course would often show it anyway. A cell of one clinic
+# and indication with fewer than k patients is released with neither age band nor sex.
 MAX_LEVEL = 2
 
 
@@ -205,13 +213,18 @@ def _released(row: Row, level: int) -> tuple[int, tuple[object, ...]]:
 
 def suppress_small_cells(rows: list[Row], k: int = K_ANONYMITY) -> None:
     """Generalise, in place, the age band and then the sex of every row whose combination of
-    quasi-identifiers (age band, sex, clinic) fewer than ``k`` patients share, until every
-    released combination has ``k`` patients or nothing left to generalise but the clinic.
+    quasi-identifiers (age band, sex, indication, clinic) fewer than ``k`` patients share,
+    until every released combination has ``k`` patients or nothing left to generalise but the
+    indication and the clinic.
 
-    A patient's rows are generalised alike (a patient's sex shown in one row would undo its
-    suppression in another), which can leave the cell they left smaller; so the rule runs
-    again, each pass raising only the small cells of the lowest level (a cell still below
-    ``k`` may yet be joined by patients raised from below). Levels only rise, so it ends."""
+    Cells are checked per row (per course): a patient with courses for two indications is in
+    two cells, and each must reach ``k`` on its own. A patient's rows are then generalised
+    alike, to the level the patient's smallest cell needs (a patient's sex shown in one row
+    would undo its suppression in another), which can leave the cells they left smaller; so
+    the rule runs again, each pass raising only the small cells of the lowest level (a cell
+    still below ``k`` may yet be joined by patients raised from below). Levels only rise, so
+    it ends. The set of a patient's indications is not itself a quasi-identifier: a rare
+    pair (two courses, for two indications) is released if each course's cell reaches k."""
     level: dict[str, int] = defaultdict(int)
     while True:
         patients: dict[tuple[int, tuple[object, ...]], set[str]] = defaultdict(set)
@@ -594,19 +607,34 @@ How dates are shifted
 All dates of one patient move by the same number of days, between -{SHIFT_DAYS} and
 +{SHIFT_DAYS}, drawn at random for that patient in this export. The intervals between a
 patient's dates (between sessions, to a measurement, from a course's start) are exact; the
-calendar dates, weekdays and seasons are not real, and dates of different patients cannot be
-compared as calendar dates. Times of day are not exported. Days from a session to the onset
-of a side effect, and from onset to resolution, are computed before shifting.
+calendar dates, weekdays and seasons are not real. Times of day are not exported. Days from
+a session to the onset of a side effect, and from onset to resolution, are computed before
+shifting.
+
+The shift protects exact dates, not the order of patients on one lot. Patients' offsets
+differ, but the pseudonyms of lots, products, formulas and practitioners are shared between
+patients, and these were in use for limited times: two patients whose sessions drew on one
+lot were treated at most that lot's time in use apart (often a few weeks), whatever their
+shifted dates say. Shared lot and product ids therefore bound how far apart two patients'
+sessions were, and across many lots they let one rebuild roughly who was treated when,
+relative to each other. Lot ids are kept nonetheless, because finding a lot that goes with
+infections or reactions (a contaminated batch) is a main use of these data. Do not try to
+line patients up in time, and do not publish shifted dates or lot-level timelines.
 
 Ages and small cells
 --------------------
 Age is given in 10-year bands on the course's start date (under 20 and 90 or over pooled).
-Age band, sex and clinic together could single a patient out. Where fewer than
+Age band, sex, indication and clinic together could single a patient out (in a small clinic,
+the only man over 70 treated for hair loss). Each course is checked: where fewer than
 {K_ANONYMITY} patients share one combination, the age band is replaced by "suppressed"; where
-fewer than {K_ANONYMITY} still share it, the sex too. All courses of a patient are treated alike.
-The clinic is not suppressed, because its formulas, lots and practitioners (which are its own)
-would show it anyway: a clinic with fewer than {K_ANONYMITY} patients in the export shows them
-with neither age band nor sex. {generalised} patient(s) were generalised in this export.
+fewer than {K_ANONYMITY} still share it, the sex too. A patient is then treated alike in all
+their courses, at the level their rarest course needs: a patient with courses for two
+indications loses the age band (or the sex) in both if one course's combination is too rare.
+The clinic and the indication are not suppressed: the clinic's formulas, lots and
+practitioners (which are its own) would show it anyway, and the indication is what most
+analyses need. So a clinic with fewer than {K_ANONYMITY} patients of one indication in the
+export shows them with neither age band nor sex. {generalised} patient(s) were generalised in
+this export.
 
 What these data can and cannot show
 -----------------------------------

@@ -38,7 +38,7 @@ from scipy import stats as scipy_stats
 from mesoclinic.catalogue.models import SideEffect
 from mesoclinic.charts.models import Chart, Device, Syringe, SyringeLot
 from mesoclinic.clinics.models import Clinic, User
-from mesoclinic.evidence.filters import Filters, practitioner_label
+from mesoclinic.evidence.filters import Filters, practitioner_label, pseudonym
 from mesoclinic.evidence.stats import CONFIDENCE, MIN_COURSES, Estimate, wilson
 from mesoclinic.followup.models import RESOLVED_OUTCOMES, AdverseEvent
 
@@ -395,6 +395,23 @@ def _groupings(scope: QuerySet[Chart], filters: Filters) -> list[Grouping]:
         (row["practitioner_id"] for row in practitioners), filters.pseudonymous
     )
     device_labels = dict(Device.choices)
+
+    # A lot or serial number can be traced to one clinic's batch or gun, and so to its
+    # patients: researchers get a coded label.
+    def lot_label(row: dict[str, Any]) -> str:
+        number = row["lot__lot_number"]
+        return pseudonym("Lot", row["lot_id"]) if filters.pseudonymous else number
+
+    def injector_label(row: dict[str, Any]) -> str:
+        serial = row["injector_id"]
+        if not serial:
+            return "Number not recorded"
+        return (
+            pseudonym("Injector", f"{row['chart__clinic_id']}:{serial}")
+            if filters.pseudonymous
+            else serial
+        )
+
     return [
         Grouping(
             "formula",
@@ -422,8 +439,7 @@ def _groupings(scope: QuerySet[Chart], filters: Filters) -> list[Grouping]:
             _rates(
                 lots,
                 lambda r: of_clinic(
-                    f"{r['lot__lot_number']} of {r['lot__product__name']}",
-                    r["lot__product__clinic_id"],
+                    f"{lot_label(r)} of {r['lot__product__name']}", r["lot__product__clinic_id"]
                 ),
             ),
         ),
@@ -436,12 +452,11 @@ def _groupings(scope: QuerySet[Chart], filters: Filters) -> list[Grouping]:
         Grouping(
             "injector",
             "Injector gun",
-            "Sessions with an injector gun, by the gun's serial or asset number.",
+            "Sessions with an injector gun, by the gun's serial or asset number"
+            + (" (coded, as are lot numbers)." if filters.pseudonymous else "."),
             _rates(
                 injectors,
-                lambda r: of_clinic(
-                    r["injector_id"] or "Number not recorded", r["chart__clinic_id"]
-                ),
+                lambda r: of_clinic(injector_label(r), r["chart__clinic_id"]),
             ),
         ),
         Grouping(

@@ -271,6 +271,15 @@ def _erase_portal_identity(patient: Patient) -> None:
     )
 
 
+def _erase_contact_notes(patient: Patient) -> None:
+    """What staff wrote when telling the patient about a recalled lot or an outbreak alert
+    ("spoke to her husband...") is free text about the person: blanked, history too. The
+    alert contacts belong to a later app and are looked up by name."""
+    for app, model in (("formulas", "RecallContact"), ("evidence", "AlertContact")):
+        for name in (model, f"Historical{model}"):
+            apps.get_model(app, name).objects.filter(patient_id=patient.pk).update(note="")
+
+
 @transaction.atomic
 def erase_patient(
     patient: Patient, *, actor: User, reason: str, request: HttpRequest | None = None
@@ -297,5 +306,6 @@ def erase_patient(
     patient.save()
     patient.history.all().update(**anonymous)
     _erase_portal_identity(patient)
+    _erase_contact_notes(patient)
     audit.record(AuditAction.ERASE, request=request, actor=actor, obj=patient, reason=reason)
     return patient

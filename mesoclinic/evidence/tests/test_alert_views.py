@@ -19,6 +19,7 @@ from mesoclinic.evidence import outbreaks
 from mesoclinic.evidence.models import AlertContact, AlertStatus, ExposureKind, OutbreakAlert
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
 from mesoclinic.formulas.models import Lot, LotStatus
+from mesoclinic.patients.services import erase_patient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
@@ -132,6 +133,26 @@ def test_a_contact_is_recorded_with_a_note_or_refused(
         asha,
     )
     assert contact.history.count() == 2
+
+
+def test_erasing_a_patient_blanks_what_was_written_about_contacting_them(
+    client_for: Clients, asha: User, alice: User, outbreak: Outbreak
+) -> None:
+    contact = outbreak.alert.contacts.select_related("patient").first()
+    assert contact is not None
+    prefix = f"contact-{contact.pk}"
+    note = "Spoke to her husband; she is abroad until May."
+    client_for(asha).post(
+        reverse("evidence:alert-contact", args=[contact.pk]),
+        {f"{prefix}-status": "contacted", f"{prefix}-note": note},
+    )
+    assert AlertContact.objects.get(pk=contact.pk).note == note
+
+    erase_patient(contact.patient, actor=alice, reason="Asked to be forgotten.")
+
+    contact.refresh_from_db()
+    assert (contact.note, contact.status) == ("", "contacted")
+    assert not contact.history.exclude(note="").exists()
 
 
 def test_one_click_quarantines_the_alerts_lot_once(

@@ -98,7 +98,19 @@ def test_formula_confounded_with_practitioner_is_no_comparison() -> None:
     rows = _rows(np.random.default_rng(5), [(1, 10, 10), (2, 11, 10)], {1: -2, 2: -1})
     result = compare_formulas(rows, LABELS)
     assert result.model is Model.NONE
-    assert "cannot tell the formulas apart from the practitioners" in result.description
+    assert "cannot be told apart from the practitioners" in result.description
+
+
+def test_with_enough_practitioners_still_no_mixed_model_when_none_used_two_formulas() -> None:
+    # Four practitioners, two on each formula: a random intercept would fit and credit the
+    # practitioners' own difference to the formulas. No formula effect is planted.
+    rng = np.random.default_rng(8)
+    plan = [(1, 10, 8), (1, 11, 8), (2, 12, 8), (2, 13, 8)]
+    rows = _rows(rng, plan, {1: -1, 2: -1}, {12: 1.5, 13: 1.5})
+    result = compare_formulas(rows, LABELS)
+    assert result.model is Model.NONE
+    assert not result.contrasts
+    assert "cannot be told apart from the practitioners" in result.description
 
 
 def test_a_mixed_model_that_fails_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:

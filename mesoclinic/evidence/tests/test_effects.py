@@ -31,7 +31,7 @@ from mesoclinic.evidence.effects import (
     outcome_report,
     summarise,
 )
-from mesoclinic.evidence.filters import Filters
+from mesoclinic.evidence.filters import Filters, pseudonym
 from mesoclinic.evidence.stats import MIN_COURSES, NOT_ENOUGH_DATA
 from mesoclinic.evidence.testing import Course, RegistrySpec, build_registry
 from mesoclinic.formulas.models import Ingredient
@@ -343,7 +343,7 @@ def test_researcher_scope_counts_every_clinic_under_pseudonyms(
     assert part.overall.counts.courses == len(a.courses) + len(b.courses)
     practitioners = set(_rows(part, "practitioner"))
     everyone = a.practitioners + b.practitioners
-    assert practitioners == {f"Practitioner {p.pk}" for p in everyone}
+    assert practitioners == {pseudonym("Practitioner", p.pk) for p in everyone}
     text = repr(report) + repr(csv_rows(report))
     for person in everyone:
         assert person.last_name not in text
@@ -434,3 +434,7 @@ def test_gais_is_the_latest_current_rating_at_the_end(clinic_a: Clinic) -> None:
     improved = sum(c.gais_practitioner <= 3 for c in complete)  # type: ignore[operator]
     assert overall.counts.practitioner_rated == len(complete)
     assert overall.counts.practitioner_improved == improved + (1 if flipped <= 3 else -1)
+
+
+def test_an_empty_scope_is_an_empty_report(db: None) -> None:
+    assert outcome_report(Filters(clinic_ids=[])).indications == []

@@ -479,11 +479,81 @@ def test_a_rare_combination_is_suppressed_and_a_common_one_kept(planted: Planted
     assert (rare["age_band"], rare["sex"], rare["clinic_id"]) == (SUPPRESSED, SUPPRESSED, clinic)
 
 
-def _rows(*cells: tuple[str, str, str, str]) -> list[dict[str, Any]]:
+def test_a_rare_indication_is_suppressed_though_its_age_band_and_sex_are_common(
+    planted: Planted,
+) -> None:
+    """Five men in their seventies treated for wrinkles share a cell; the one treated for hair
+    loss, of the same clinic, age band and sex, is alone in his, and his age band and sex go.
+    Without the indication among the quasi-identifiers he would have hidden among the five."""
+    clinic = planted.plan.clinic
+    today = clinic.today()
+    pat, asha = planted.staff[1], planted.staff[2]
+    version = planted.plan.formula_version
+    assert version is not None
+
+    def old_man(n: int) -> Patient:
+        return make_patient(
+            asha,
+            given_name=f"Ignatius{n}",
+            family_name=f"Blackwood{n}",
+            sex=Sex.MALE,
+            date_of_birth=date(today.year - 75, 1 + n, 3),
+        )
+
+    wrinkles = [_plan(old_man(n), pat, "wrinkles-and-lines", version) for n in range(5)]
+    hair = _plan(old_man(5), pat, "alopecia", version)
+    p = Pseudonymiser(KEY)
+    courses = {
+        row["course_id"]: row for row in tables_of(build_export([clinic.pk], key=KEY))["courses"]
+    }
+
+    cells = {
+        (row["age_band"], row["sex"], row["indication"])
+        for row in (courses[p.id("course", plan.pk)] for plan in wrinkles)
+    }
+    assert cells == {("70-79", "male", "wrinkles-and-lines")}
+    alone = courses[p.id("course", hair.pk)]
+    assert (alone["age_band"], alone["sex"], alone["indication"]) == (
+        SUPPRESSED,
+        SUPPRESSED,
+        "alopecia",
+    )
+    assert alone["clinic_id"] == p.id("clinic", clinic.pk)
+
+
+def _rows(*cells: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of (patient, age band, sex, clinic[, indication]); the indication defaults to one."""
     return [
-        {"patient_id": patient, "age_band": band, "sex": sex, "clinic_id": clinic}
-        for patient, band, sex, clinic in cells
+        {
+            "patient_id": patient,
+            "age_band": band,
+            "sex": sex,
+            "clinic_id": clinic,
+            "indication": rest[0] if rest else "wrinkles",
+        }
+        for patient, band, sex, clinic, *rest in cells
     ]
+
+
+def test_a_patient_with_a_rare_indication_is_generalised_in_every_course() -> None:
+    """p0's alopecia course is alone in its cell: p0 loses age band and sex in both courses,
+    her common wrinkles course too. The five other women of that cell keep theirs, as do the
+    five alopecia women of the fifties: an indication's cell is counted on its own."""
+    rows = _rows(
+        *[(f"p{n}", "40-49", "female", "c", "wrinkles") for n in range(6)],
+        ("p0", "70-79", "female", "c", "alopecia"),
+        *[(f"h{n}", "50-59", "female", "c", "alopecia") for n in range(5)],
+        *[(f"m{n}", "40-49", "male", "c", "wrinkles") for n in range(5)],
+    )
+
+    suppress_small_cells(rows, k=5)
+
+    released = {(r["patient_id"], r["age_band"], r["sex"], r["indication"]) for r in rows}
+    assert ("p0", SUPPRESSED, SUPPRESSED, "wrinkles") in released
+    assert ("p0", SUPPRESSED, SUPPRESSED, "alopecia") in released
+    assert {(f"p{n}", "40-49", "female", "wrinkles") for n in range(1, 6)} <= released
+    assert {(f"h{n}", "50-59", "female", "alopecia") for n in range(5)} <= released
+    assert {(f"m{n}", "40-49", "male", "wrinkles") for n in range(5)} <= released
 
 
 def test_suppression_generalises_age_then_sex_and_a_patient_alike() -> None:
@@ -506,10 +576,12 @@ def test_suppression_generalises_age_then_sex_and_a_patient_alike() -> None:
 
 
 def test_suppression_leaves_no_small_cell_on_random_registries() -> None:
-    """On 200 random registries: every released combination that still shows an age band or
-    a sex has at least k patients, and each patient's rows show the same sex."""
+    """On 200 random registries: every released combination (with the indication) that still
+    shows an age band or a sex has at least k patients, and each patient's rows show the
+    same sex."""
     k = 5
     bands = ["20-29", "30-39", "40-49", "50-59", "60-69", "90+"]
+    indications = ["wrinkles", "wrinkles", "cellulite", "alopecia"]
     for seed in range(200):
         rng = random.Random(seed)
         rows = []
@@ -523,17 +595,19 @@ def test_suppression_leaves_no_small_cell_on_random_registries() -> None:
                         "age_band": rng.choice(bands),
                         "sex": sex,
                         "clinic_id": clinic,
+                        "indication": rng.choice(indications),
                     }
                 )
 
         suppress_small_cells(rows, k=k)
 
-        cells: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        cells: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
         sexes: dict[str, set[str]] = defaultdict(set)
         for row in rows:
-            cells[(row["age_band"], row["sex"], row["clinic_id"])].add(row["patient_id"])
+            cell = (row["age_band"], row["sex"], row["indication"], row["clinic_id"])
+            cells[cell].add(row["patient_id"])
             sexes[row["patient_id"]].add(row["sex"])
-        for (band, sex, _clinic), patients in cells.items():
+        for (band, sex, _indication, _clinic), patients in cells.items():
             if (band, sex) != (SUPPRESSED, SUPPRESSED):
                 assert len(patients) >= k, (seed, band, sex)
         assert all(len(values) == 1 for values in sexes.values()), seed
@@ -572,6 +646,9 @@ def test_csv_and_parquet_agree_and_match_the_dictionary(planted: Planted) -> Non
     for words in (
         "All dates of one patient move by the same number of days",
         f"fewer than {rx.K_ANONYMITY} patients share one combination",
+        "Age band, sex, indication and clinic together could single a patient out",
+        "The shift protects exact dates, not the order of patients on one lot",
+        "Shared lot and product ids therefore bound how far apart two patients'",
         "they cannot show that it caused it",
     ):
         assert words in prose
@@ -686,13 +763,15 @@ def test_the_registry_s_export_names_nobody_and_keeps_k_and_intervals(
     )
     assert tables["measurements"]
 
-    # Every cell still showing an age band or a sex holds at least K_ANONYMITY patients.
-    cells: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    # Every cell (with the indication) still showing an age band or a sex holds at least
+    # K_ANONYMITY patients.
+    cells: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
     for row in tables["courses"]:
-        cells[(row["age_band"], row["sex"], row["clinic_id"])].add(row["patient_id"])
+        cell = (row["age_band"], row["sex"], row["indication"], row["clinic_id"])
+        cells[cell].add(row["patient_id"])
     assert all(
         len(patients) >= rx.K_ANONYMITY
-        for (band, sex, _), patients in cells.items()
+        for (band, sex, _, _), patients in cells.items()
         if (band, sex) != (SUPPRESSED, SUPPRESSED)
     )
 

@@ -24,7 +24,7 @@ from mesoclinic.charts.testing import ready_session, simple_draft, stock_lot
 from mesoclinic.clinics.models import Clinic, User
 from mesoclinic.courses.models import CoursePlan
 from mesoclinic.courses.testing import make_bookable
-from mesoclinic.evidence.filters import Filters
+from mesoclinic.evidence.filters import Filters, pseudonym
 from mesoclinic.evidence.safety import (
     OTHER_KEY,
     Grouping,
@@ -280,10 +280,21 @@ def test_another_clinic_is_never_counted(registry: Registry, clinic_b: Clinic) -
     }
 
 
-def test_practitioners_are_numbered_for_a_researcher(registry: Registry) -> None:
+def test_practitioners_lots_and_guns_are_coded_for_a_researcher(registry: Registry) -> None:
     report = safety_report(scope_of(registry.clinic, pseudonymous=True))
     labels = {r.label for r in grouping(report, "practitioner").rows}
-    assert labels == {f"Practitioner {p.pk}" for p in registry.practitioners}
+    assert labels == {pseudonym("Practitioner", p.pk) for p in registry.practitioners}
+    text = repr(report)
+    assert not any(p.get_full_name() in text or p.username in text for p in registry.practitioners)
+    # A lot number or a gun's serial leads back to one clinic's batch or device.
+    lot_labels = {r.label for r in grouping(report, "lot").rows}
+    assert lot_labels == {
+        f"{pseudonym('Lot', lot.pk)} of {lot.product.name}" for lot in registry.lots
+    }
+    assert not any(lot.lot_number in text for lot in registry.lots)
+    guns = {r.label for r in grouping(report, "injector").rows}
+    assert guns and all(label.startswith("Injector ") for label in guns)
+    assert "GUN-" not in text
 
 
 def test_a_follow_up_answered_the_next_day_measures_the_claim(

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user
+from mesoclinic.evidence.filters import pseudonym
 from mesoclinic.evidence.safety_views import CLAIM_HEADER, RATE_HEADER, RESOLUTION_HEADER
 from mesoclinic.evidence.stats import NOT_ENOUGH_DATA
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
@@ -63,13 +64,15 @@ def test_a_researcher_sees_practitioners_by_number_only(
     assert response.status_code == 200
     html = response.content.decode()
     for practitioner in registry.practitioners:
-        assert f"Practitioner {practitioner.pk}" in html
+        assert pseudonym("Practitioner", practitioner.pk) in html
         assert practitioner.first_name not in html and practitioner.last_name not in html
     for name in names_of_patients(registry):
         assert name not in html
 
     table = rows_of(client_for(rhea).get(CSV, {"table": "practitioner"}))
-    assert {row[1] for row in table[1:]} == {f"Practitioner {p.pk}" for p in registry.practitioners}
+    assert {row[1] for row in table[1:]} == {
+        pseudonym("Practitioner", p.pk) for p in registry.practitioners
+    }
 
 
 def test_the_csv_has_every_rate_and_the_other_tables(
