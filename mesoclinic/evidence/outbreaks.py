@@ -48,19 +48,34 @@ kind's threshold: ``FAMILY_ALPHA`` (5%) shared between the kinds by ``KIND_WEIGH
 vials and clinic days a fifth each, injectors a tenth: lots and multi-dose vials are where the
 published outbreaks came from) and within a kind evenly between its units (a weighted
 Bonferroni correction). So, as far as the binomial model holds, at most a 5% chance per scan
-that a clinic without an outbreak gets an alert. ``tests/test_outbreaks.py`` measures it on
-200 simulated registries (about 1.3% of scans at 1 infection in 1,000 sessions: the binomial is
-discrete and Bonferroni conservative) and how soon a planted contaminated lot is alerted (by
-its second or third infection in about three registries in four, else mostly its fourth).
+that a clinic without an outbreak gets an alert. That bound is per scan, not per clinic: a
+clinic is scanned again and again, on overlapping windows, and the chances add up.
+``tests/test_outbreaks.py`` measures both on 200 simulated registries at 1 infection in 1,000
+sessions: about 1.3% of scans alerted (the binomial is discrete and Bonferroni conservative),
+and about 4.5% of the registries (9 of 200) had an alert at some scan over six months of scans
+every two weeks and at each infection's onset. It measures too how soon a planted contaminated
+lot is alerted (by its second or third infection in about three registries in four, else
+mostly its fourth).
 
 The decision (``assess``, ``assess_all``) is a pure function of those counts, so that the
 simulations run it on hundreds of registries in memory; the database part only counts.
 
 Alerts. ``scan(clinic)`` raises an ``OutbreakAlert`` for each alerted unit without an open one,
-and recounts every open alert from the start of the window it was raised on (so its counts
-only grow while it is open), adding newly exposed patients to its contact tasks. A unit whose
-alert was closed is raised again only with more infections than when it was closed. A scan
-is idempotent: run twice on the same data it changes nothing the second time. It runs after
+and recounts every open alert from the start of the window it was raised on to the scan's day
+(its window only widens while it is open, so no session it counted drops out), adding newly
+exposed patients to its contact tasks. Its counts mostly grow, but not always: an infection
+retracted, or its onset corrected out of the incubation, makes them fall.
+
+A closed alert holds back re-alerting only for the infections it counted: an infection of a
+patient it counted as infected, with onset by the day it was closed. A unit with a closed
+alert is raised again, on the counts of the current window as any unit, when at least one of
+the infections attributed to it in that window is not held back: another patient's, even one
+recorded late with an earlier onset (the person who closed the alert did not know of it), or
+a later infection of a patient it counted. So an injector gun or a lot in use for months,
+closed after a cluster of 4, is alerted on a new cluster of 2 a window later (a comparison
+with the count it was closed with would compare counts of different windows), while a rescan
+of the same infections raises nothing. A scan is idempotent: run twice on the same data it
+changes nothing the second time. It runs after
 an infection is recorded or changed (a ``post_save`` receiver, once the transaction commits),
 from the alerts page ("Scan now") and from ``mesoclinic scan_outbreaks``.
 
@@ -320,7 +335,7 @@ class Window:
 
     def exposed(self, kind: str, key: str) -> list[dict[str, Any]]:
         """The unit's exposed patients, one row each: first and last session day, sessions,
-        and the onset of their first attributed infection (None: not infected)."""
+        and the onsets of their first and last attributed infections (None: not infected)."""
         source = self.sources.get(kind)
         if source is None:
             return []
@@ -334,6 +349,9 @@ class Window:
                 last=Max("day"),
                 n_sessions=Count(f"{c}id", distinct=True),
                 onset=Min(f"{c}patient__adverse_events__onset_on", filter=_attributed(c, self.end)),
+                last_onset=Max(
+                    f"{c}patient__adverse_events__onset_on", filter=_attributed(c, self.end)
+                ),
             )
             .order_by("patient_pk")
         )
@@ -422,6 +440,31 @@ def _refresh(alert: OutbreakAlert, clinic: Clinic, year: Background, as_of: date
     _sync_contacts(alert, window)
 
 
+def _held_back(clinic: Clinic) -> dict[tuple[str, str], dict[int, date]]:
+    """Per unit with a closed alert: each patient a closed alert of it counted as infected,
+    and the latest day such an alert was closed (in the clinic's calendar). An infection of
+    that patient with onset by that day was counted."""
+    held: dict[tuple[str, str], dict[int, date]] = {}
+    rows = AlertContact.objects.filter(
+        alert__clinic=clinic, alert__status=AlertStatus.CLOSED, infected=True
+    ).values_list("alert__kind", "alert__key", "patient_id", "alert__closed_at")
+    for kind, key, patient_id, closed_at in rows.order_by():
+        closed_on = timezone.localdate(closed_at, clinic.tz)
+        patients = held.setdefault((kind, key), {})
+        patients[patient_id] = max(closed_on, patients.get(patient_id, closed_on))
+    return held
+
+
+def _has_new_infection(window: Window, unit: UnitCounts, held: dict[int, date]) -> bool:
+    """Whether an infection attributed to the unit in the window is one no closed alert of
+    the unit counted: another patient's, or begun after the alert was closed."""
+    for row in window.exposed(unit.kind, unit.key):
+        last = row["last_onset"]
+        if last is not None and (row["patient_pk"] not in held or last > held[row["patient_pk"]]):
+            return True
+    return False
+
+
 def scan(clinic: Clinic, *, as_of: date | None = None) -> list[OutbreakAlert]:
     """Raise the alerts the clinic's data calls for on ``as_of`` (default: its today) and
     recount the open ones; returns the open alerts, newest first."""
@@ -437,20 +480,15 @@ def scan(clinic: Clinic, *, as_of: date | None = None) -> list[OutbreakAlert]:
         }
         for alert in open_alerts.values():
             _refresh(alert, clinic, year, as_of)
-        closed_with = {
-            (row["kind"], row["key"]): row["most"]
-            for row in OutbreakAlert.objects.filter(clinic=clinic, status=AlertStatus.CLOSED)
-            .values("kind", "key")
-            .annotate(most=Max("infections"))
-            .order_by()
-        }
+        held_back = _held_back(clinic)
         window = Window(clinic, start, as_of)
         for assessment in assess_all(window.counts(), year):
             unit = assessment.unit
             if not assessment.alert or (unit.kind, unit.key) in open_alerts:
                 continue
-            if closed_with.get((unit.kind, unit.key), -1) >= unit.infected:
-                continue  # closed by someone who knew of as many infections
+            held = held_back.get((unit.kind, unit.key))
+            if held is not None and not _has_new_infection(window, unit, held):
+                continue  # only infections a closed alert of the unit already counted
             alert = OutbreakAlert.objects.create(
                 clinic=clinic,
                 kind=unit.kind,

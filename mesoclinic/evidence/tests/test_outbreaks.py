@@ -546,3 +546,74 @@ def test_the_command_scans_every_clinic_or_one(clinic_a: Clinic, clinic_b: Clini
     assert f"{clinic_b.name}: 0 open outbreak alerts" in out.getvalue()
     with pytest.raises(CommandError, match="No clinic 'nowhere'"):
         call_command("scan_outbreaks", clinic="nowhere")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("catalogue")
+def test_a_closed_alert_holds_back_only_the_infections_it_counted(clinic_a: Clinic) -> None:
+    """A lot in use for months: closed after a cluster of 3, it is alerted again on a cluster
+    of 2 more than a window later; rescans of the old cluster raise nothing."""
+    start = date.today() - timedelta(days=345)
+    registry = build_registry(
+        clinic_a,
+        _spec(
+            seed=6,
+            start=start,
+            courses_per_formula=5,
+            sessions_per_course=20,  # 38 weeks of sessions from the one lot
+            end_measured=1.0,
+            lots_per_product=1,
+            side_effect_rates={},
+        ),
+    )
+    lot = registry.lots[0]
+    by_patient: dict[int, list[Any]] = defaultdict(list)
+    for s in registry.sessions_of_lot(0):
+        by_patient[s.patient_id].append(s)
+    patients = list(by_patient)
+    practitioner = registry.practitioners[0]
+    infection = SideEffect.objects.get(code="infection")
+
+    def infect(patient_id: int, number: int) -> date:
+        """An infection 20 days after the patient's session ``number`` from the lot."""
+        session = by_patient[patient_id][number]
+        onset = session.day + timedelta(days=20)
+        AdverseEvent.objects.create(
+            clinic=clinic_a,
+            patient_id=patient_id,
+            chart=Chart.objects.get(pk=session.chart_id),
+            side_effect=infection,
+            onset_on=onset,
+            grade=3,
+            reporter=Reporter.STAFF,
+            reported_by=practitioner,
+        )
+        return onset
+
+    def lot_alerts() -> Any:
+        return OutbreakAlert.objects.filter(clinic=clinic_a, kind=ExposureKind.LOT, lot=lot)
+
+    old = [infect(patient, 0) for patient in patients[:3]]
+    outbreaks.scan(clinic_a, as_of=max(old) + timedelta(days=7))
+    [alert] = lot_alerts()
+    assert alert.infections == 3
+    outbreaks.close_alert(alert, "Lot checked with the supplier; sterile.", practitioner)
+
+    # Rescans that count the same three infections again raise nothing.
+    for days in (7, 30, 60):
+        outbreaks.scan(clinic_a, as_of=max(old) + timedelta(days=days))
+        assert list(lot_alerts()) == [alert]
+
+    # Two new infections, with the old ones out of the look-back window.
+    new = [infect(patient, 15) for patient in patients[3:5]]
+    as_of = max(new) + timedelta(days=7)
+    assert as_of - timedelta(days=outbreaks.LOOKBACK_DAYS) > max(old)
+    assert as_of <= date.today()
+    outbreaks.scan(clinic_a, as_of=as_of)
+    again = lot_alerts().get(status=AlertStatus.OPEN)
+    assert again.infections == 2 < alert.infections
+    assert {c.patient_id for c in again.contacts.filter(infected=True)} == set(patients[3:5])
+
+    before = _rows([alert.pk, again.pk])
+    outbreaks.scan(clinic_a, as_of=as_of)
+    assert _rows([alert.pk, again.pk]) == before
