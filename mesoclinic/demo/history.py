@@ -1,16 +1,17 @@
 """The Paris demo clinic's past: about two years of finished courses, so that the evidence
 pages (outcomes by formula, side-effect rates, outbreak alerts) have figures to show.
 
-The history is synthetic, and says so in the demo's summary: 15 courses of each of five
-formulas of the clinic's library, two for cellulite, two for pigmentation and one for localised
-fat, given by the Paris practitioners (all three for the body, enough for the comparison
-between the cellulite formulas to fit its mixed model; the two who treat the face for
-pigmentation, where it falls back to fixed effects), each course to a former patient of its own (named as the demo's other
-patients are). Of each formula's 15 courses, 12 ran their sessions and were measured at the end, one
-ended without its end measurement and two stopped early, after one to four sessions (the
-drop-outs, with the session they cancelled). Each course has a baseline on its indication's
-primary scale before its first session; a measured course its end value 2 to 4 weeks after
-its last session and the practitioner's and the patient's GAIS.
+The history is synthetic, and says so in the demo's summary and on each of its patients: 15
+courses of each of five formulas of the clinic's library, two for cellulite, two for
+pigmentation and one for localised fat, given by the Paris practitioners (all three for the
+body, enough for the comparison between the cellulite formulas to fit its mixed model; the two
+who treat the face for pigmentation, where it falls back to fixed effects), each course to a
+former patient of its own, named as the demo's other patients are. Of each formula's 15
+courses, 12 ran their sessions and were measured at the end, one ended without its end
+measurement and two stopped early, after one to four sessions (the drop-outs, with the session
+they cancelled). Each course has a baseline on its indication's primary scale before its first
+session; a measured course its end value 2 to 4 weeks after its last session and the
+practitioner's and the patient's GAIS.
 
 Effects are modest and differ between formulas, by design and without meaning: a course's
 change is its formula's ``effect`` plus its practitioner's habit and a course's own noise,

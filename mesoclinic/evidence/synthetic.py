@@ -9,7 +9,7 @@ Each kind of row is written in one bulk query (a few for a large registry), in t
 that primary keys follow the sessions; the past times given to ``auto_now_add`` fields are
 kept; a chart's parts are in place before it is signed, by the one UPDATE a signed chart
 allows; each lot used loses the units taken from it; each formula version is marked used from
-its first session. The services are bypassed (they would take a second or more per session),
+its first session. The services are bypassed (they take a good part of a second a session),
 so the caller draws only what they would accept: appointments that overlap no other of the
 practitioner's or the room's (the database refuses them), lots in date, values on their scale.
 """
