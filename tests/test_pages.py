@@ -174,7 +174,10 @@ def test_only_administrators_see_the_licence_card(
 def test_a_researcher_is_told_they_see_only_aggregates(
     rhea: User, pat: User, client_for: ClientFor
 ) -> None:
-    assert "only de-identified aggregates" in client_for(rhea).get("/").content.decode()
+    html = client_for(rhea).get("/").content.decode()
+    assert "you see de-identified aggregates and the de-identified research export" in html
+    # rhea works for the registry: no clinic of her own.
+    assert "every clinic in the registry, never a patient" in html
     assert "de-identified aggregates" not in client_for(pat).get("/").content.decode()
 
 
