@@ -28,7 +28,7 @@ from mesoclinic.evidence.models import AlertContact, AlertStatus, ExposureKind, 
 from mesoclinic.evidence.pages import frame
 from mesoclinic.formulas.forms import ContactForm
 from mesoclinic.formulas.models import LotStatus
-from mesoclinic.formulas.services import quarantine_lot
+from mesoclinic.formulas.services import quarantine_lot, update_contact
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 WEEKS_HEADER = ("alert", "exposure", "week_starting", "infections")
@@ -72,21 +72,24 @@ def weeks_figure(rows: list[tuple[OutbreakAlert, date, int]]) -> go.Figure | Non
         )
     figure.update_layout(
         template="plotly_white",
-        height=320,
+        # Room for the legend above the plot, one line per alert on a phone.
+        height=260 + 20 * len(figure.data),
         margin={"l": 50, "r": 20, "t": 20, "b": 50},
         font={"family": "system-ui, sans-serif", "size": 13},
         barmode="group",
         xaxis={"title": "Week of onset (starting Monday)", "type": "date"},
         yaxis={"title": "Infected patients", "dtick": 1, "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.3},
+        # Above the plot: below it, a legend of several alerts covered the axis title.
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return figure
 
 
 @requires(Perm.ALERT_VIEW)
 def alert_list(request: HttpRequest) -> HttpResponse:
-    alerts = list(scoped(request, OutbreakAlert).select_related("closed_by"))
-    open_alerts = [alert for alert in alerts if alert.is_open]
+    _, clinic = _staff(request)
+    clusters = outbreaks.open_clusters(clinic)
+    open_alerts = [alert for cluster in clusters for alert in (cluster.alert, *cluster.explains)]
     rows = _week_rows(open_alerts)
     figure = weeks_figure(rows)
     plot = ""
@@ -98,8 +101,12 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     context = frame(
         request,
         "evidence:alerts",
-        open_alerts=open_alerts,
-        closed_alerts=[alert for alert in alerts if not alert.is_open],
+        clusters=clusters,
+        closed_alerts=list(
+            scoped(request, OutbreakAlert)
+            .filter(status=AlertStatus.CLOSED)
+            .select_related("closed_by")
+        ),
         week_rows=rows,
         plot=plot,
     )
@@ -159,12 +166,16 @@ def alert_detail(
     )
     bound = contact_forms or {}
     lot = alert.lot
+    cluster = outbreaks.cluster_of(alert)
+    in_cluster = cluster.pks if cluster is not None else set()
     context = frame(
         request,
         "evidence:alerts",
         alert=alert,
         explanation=outbreaks.explanation(alert),
-        shared=list(outbreaks.shared_alerts(alert)),
+        cluster=cluster,
+        # The cluster's alerts are listed with it; these share only some infected patients.
+        shared=[other for other in outbreaks.shared_alerts(alert) if other.pk not in in_cluster],
         contacts=[(c, bound.get(c.pk) or ContactForm(prefix=f"contact-{c.pk}")) for c in contacts],
         to_contact=sum(1 for c in contacts if c.status == "to_contact"),
         close_form=close_form or CloseForm(),
@@ -190,7 +201,13 @@ def alert_contact(request: HttpRequest, pk: int) -> HttpResponse:
     form = ContactForm(request.POST, prefix=f"contact-{contact.pk}")
     if form.is_valid():
         try:
-            outbreaks.record_contact(contact, **form.cleaned_data, actor=user, request=request)
+            update_contact(
+                contact,
+                **form.cleaned_data,
+                actor=user,
+                request=request,
+                alert_id=contact.alert_id,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -1,22 +1,26 @@
 """Outcome evidence: how each indication's primary scale changed over the courses of the
 scope's clinics, overall and by formula, ingredient class, practitioner and technique.
 
-The unit is the course (``courses.CoursePlan``). Its baseline value is the mean of its current
-(not retracted) measurements on the indication's primary scale at time point baseline, its end
-value the same at time point end: several sites or repeated readings are averaged. Its change
-is end minus baseline. It is "improved" when the change goes the scale's better way by at least
-the scale's minimal important difference; a scale without a better direction or without a
-published difference gives no share. Global improvement is the practitioner's and the
-patient's GAIS at the end (the latest of each): 1 to 3 on the 1-5 scale ("improved" or better),
-2 to 4 on the reversed 0-4 variant.
+The unit is the course (``courses.CoursePlan``), its values paired by site: at each site
+(``Measurement.site``; a scale measured as a whole has the one blank site) the baseline is the
+mean of the course's current (not retracted) measurements on the indication's primary scale at
+time point baseline, the end the same at time point end. Only the sites with both count: the
+course's change is the mean over them of end minus baseline, its baseline the mean over them of
+the baseline, so a site measured at one time point only never shifts the change. A course with
+a baseline but no end at any of its baseline's sites is counted as without an end value. It is
+"improved" when the change goes the scale's better way by at least the scale's minimal
+important difference; a scale without a better direction or without a published difference
+gives no share. Global improvement is the practitioner's and the patient's GAIS at the end
+(the latest of each): 1 to 3 on the 1-5 scale ("improved" or better), 2 to 4 on the reversed
+0-4 variant.
 
 Nothing is dropped silently: courses without a baseline, and courses with a baseline but no
 end value (still running, or ended or stopped without one), are counted beside every figure.
 A figure whose N is below ``MIN_COURSES`` is replaced by "not enough data", its counts kept.
 
 The database does the work, in one statement: common table expressions describe one row per
-course (the scope's courses from an ORM query; their baseline and end values and GAIS flags
-from one grouped pass over their measurements), computed once (MATERIALIZED), and every
+course (the scope's courses from an ORM query; their paired baseline and end values and GAIS
+flags from grouped passes over their measurements), computed once (MATERIALIZED), and every
 grouping is a ``GROUP BY`` over them, joined to the course's ingredient classes or techniques
 where a course counts in several groups, all in one ``UNION ALL``, so that Python receives one
 row per group. The SQL is portable between SQLite (3.35+) and PostgreSQL (12+). The adjusted
@@ -69,9 +73,11 @@ PERIOD_RULE = (
     "session, or, with none, the day it was planned."
 )
 VALUES_RULE = (
-    "Baseline and end are the means of the course's current (not retracted) measurements on the "
-    "primary scale at the baseline and end-of-course time points: several sites or readings "
-    "are averaged. Change is end minus baseline."
+    "Values are paired by site: at each site, baseline and end are the means of the course's "
+    "current (not retracted) measurements on the primary scale at the baseline and "
+    "end-of-course time points, and only sites measured at both count. Change is the mean over "
+    "those sites of end minus baseline. A course whose end was measured only at other sites "
+    "than its baseline counts as without an end value."
 )
 GAIS_RULE = (
     "Global improvement: the share of courses whose GAIS at the end (the latest rating by the "
@@ -281,19 +287,27 @@ _S = OutcomeScale._meta.db_table
 _BASELINE, _END = TimePoint.BASELINE.value, TimePoint.END.value
 _PRACTITIONER, _PATIENT = Rater.PRACTITIONER.value, Rater.PATIENT.value
 # Common table expressions ending in ``c``, one row per course. Each course's measurements are
-# read once, in two grouped passes (the means; the latest GAIS by ROW_NUMBER): correlated
-# subqueries, which PostgreSQL re-ran for every mention of a column once the derived table
-# was inlined into the grouped queries, cost many times more at scale. MATERIALIZED makes
+# read once, in two grouped passes (the means by site, which ``v`` pairs per course; the latest
+# GAIS by ROW_NUMBER): correlated subqueries, which PostgreSQL re-ran for every mention of a
+# column once the derived table was inlined into the grouped queries, cost many times more at
+# scale. MATERIALIZED makes
 # PostgreSQL (12+) and SQLite (3.35+) compute ``c`` once for every grouping that reads it.
 _COURSE_CTES = f"""
 scope AS MATERIALIZED ({{scope}}),
-v AS (
+sites AS (
     SELECT m.plan_id,
            AVG(CASE WHEN m.time_point = '{_BASELINE}' THEN m.value END) AS baseline_value,
            AVG(CASE WHEN m.time_point = '{_END}' THEN m.value END) AS end_value
     FROM scope JOIN {_M} m ON m.plan_id = scope.id AND m.scale_id = scope.scale_id
     WHERE m.retracted_at IS NULL AND m.time_point IN ('{_BASELINE}', '{_END}')
-    GROUP BY m.plan_id
+    GROUP BY m.plan_id, m.site
+),
+v AS (
+    SELECT plan_id,
+           MAX(CASE WHEN baseline_value IS NOT NULL THEN 1 END) AS has_baseline,
+           AVG(CASE WHEN end_value IS NOT NULL THEN baseline_value END) AS baseline_value,
+           AVG(CASE WHEN baseline_value IS NOT NULL THEN end_value END) AS end_value
+    FROM sites GROUP BY plan_id
 ),
 ranked AS (
     SELECT m.plan_id, m.rater, {_GAIS_FLAG} AS flag,
@@ -313,7 +327,8 @@ gais AS (
 c AS MATERIALIZED (
     SELECT scope.id, scope.indication_id, scope.practitioner_id, scope.formula_version_id,
            scope.status, scope.formula_id, scope.better, scope.mid,
-           v.baseline_value, v.end_value, gais.practitioner_gais, gais.patient_gais
+           v.has_baseline, v.baseline_value, v.end_value,
+           gais.practitioner_gais, gais.patient_gais
     FROM scope
     LEFT JOIN v ON v.plan_id = scope.id
     LEFT JOIN gais ON gais.plan_id = scope.id
@@ -324,7 +339,8 @@ c AS MATERIALIZED (
 class CourseRows:
     """The SQL of the per-course rows: common table expressions ending in ``c`` (id,
     indication_id, practitioner_id, formula_version_id, status, formula_id, better, mid,
-    baseline_value, end_value, practitioner_gais, patient_gais), with their parameters."""
+    has_baseline (1, or NULL without a baseline), baseline_value and end_value (over the paired
+    sites, both NULL without one), practitioner_gais, patient_gais), with their parameters."""
 
     ctes: str
     params: tuple[Any, ...]
@@ -339,14 +355,16 @@ def course_rows(filters: Filters) -> CourseRows:
 
 # --- the grouped query -----------------------------------------------------------------------
 
-_COMPLETE = "c.baseline_value IS NOT NULL AND c.end_value IS NOT NULL"
-_NO_END = "c.baseline_value IS NOT NULL AND c.end_value IS NULL"
+# Paired values exist together: a course is complete when its end value is there. One with a
+# baseline and no end at a baseline site has no end value, whatever other sites it has.
+_COMPLETE = "c.end_value IS NOT NULL"
+_NO_END = "c.has_baseline IS NOT NULL AND c.end_value IS NULL"
 _RUNNING = ", ".join(f"'{status}'" for status in RUNNING)
 _CHANGE = "(c.end_value - c.baseline_value)"
 # The columns of ``Counts``, in order.
 _SUMS = f"""
     COUNT(*),
-    SUM(CASE WHEN c.baseline_value IS NULL THEN 1 ELSE 0 END),
+    SUM(CASE WHEN c.has_baseline IS NULL THEN 1 ELSE 0 END),
     SUM(CASE WHEN {_NO_END} AND c.status IN ({_RUNNING}) THEN 1 ELSE 0 END),
     SUM(CASE WHEN {_NO_END} AND c.status NOT IN ({_RUNNING}) THEN 1 ELSE 0 END),
     SUM(CASE WHEN {_COMPLETE} THEN 1 ELSE 0 END),

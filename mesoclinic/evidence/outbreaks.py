@@ -80,12 +80,18 @@ an infection is recorded or changed (a ``post_save`` receiver, once the transact
 from the alerts page ("Scan now") and from ``mesoclinic scan_outbreaks``.
 
 The contact list of an alert is necessarily one row per exposed patient: it names them.
+
+Clusters, for display only. One contaminated lot raises alerts on the lots used in the same
+sessions and on its patients' clinic days too, counting the same infected patients. The
+alerts page lists an open alert whose infected patients are all counted by a stronger open
+alert (``explained_by``) under that one (``open_clusters``), so that staff investigate the
+strongest exposure first. Detection and the test of each alert are unchanged by it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -105,7 +111,7 @@ from mesoclinic.clinics.models import AuditAction, Clinic, User
 from mesoclinic.evidence.models import AlertContact, AlertStatus, ExposureKind, OutbreakAlert
 from mesoclinic.evidence.stats import binomial_upper_tail
 from mesoclinic.followup.models import AdverseEvent
-from mesoclinic.formulas.models import ContactStatus, Lot
+from mesoclinic.formulas.models import Lot
 
 INFECTION = "infection"  # the catalogue's side-effect code
 INCUBATION_MIN_DAYS = 1
@@ -545,39 +551,6 @@ def close_alert(
     return alert
 
 
-def record_contact(
-    contact: AlertContact,
-    *,
-    status: str,
-    note: str,
-    actor: User,
-    request: HttpRequest | None = None,
-) -> AlertContact:
-    """How contacting an exposed patient went; kept in the task's history and audited."""
-    note = note.strip()
-    if status not in (ContactStatus.CONTACTED, ContactStatus.UNREACHABLE):
-        raise ValidationError("Say whether the patient was contacted or could not be reached.")
-    if not note:
-        raise ValidationError("Note what was said or what was tried, for whoever follows up.")
-    with transaction.atomic():
-        contact = AlertContact.objects.select_for_update().get(pk=contact.pk)
-        contact.status = status
-        contact.note = note
-        contact.updated_by = actor
-        contact.updated_at = timezone.now()
-        contact.save()
-        audit.record(
-            AuditAction.UPDATE,
-            request=request,
-            actor=actor,
-            obj=contact,
-            clinic_id=actor.clinic_id,
-            alert_id=contact.alert_id,
-            status=status,
-        )
-    return contact
-
-
 def quarantine_reason(alert: OutbreakAlert) -> str:
     return (
         f"Outbreak alert {alert.pk}: {alert.infections} of {alert.exposed_patients} exposed "
@@ -628,6 +601,79 @@ def shared_alerts(alert: OutbreakAlert) -> QuerySet[OutbreakAlert]:
         .annotate(shared=Count("contacts", distinct=True))
         .order_by("p_value", "pk")
     )
+
+
+# On equal p-values, the kind that published outbreaks most often came from first.
+KIND_ORDER = (ExposureKind.LOT, ExposureKind.VIAL, ExposureKind.INJECTOR, ExposureKind.DAY)
+
+
+def strength(alert: OutbreakAlert) -> tuple[float, int, int]:
+    """Sort key, strongest alert first: the smallest p-value, then the kind, then the oldest."""
+    return (alert.p_value, KIND_ORDER.index(ExposureKind(alert.kind)), alert.pk)
+
+
+def explained_by(
+    alerts: Iterable[OutbreakAlert], infected: Mapping[int, Set[int]]
+) -> dict[int, OutbreakAlert]:
+    """For each alert (by pk) whose infected patients (``infected[alert.pk]``) are all
+    counted by a stronger one of ``alerts``: the strongest such alert.
+
+    A lot used in the same sessions as a contaminated one, and the days of those sessions,
+    count the same infected patients: one cluster seen through several exposures, the
+    strongest the one to investigate first. Nothing here says which exposure is the source.
+    An alert with no infected patient left (its infections retracted) shares none, so it is
+    explained by no other. The explaining alert is never itself explained: an alert stronger
+    than it counting all its patients would count this alert's too, and be chosen instead.
+    """
+    ranked = sorted(alerts, key=strength)
+    found: dict[int, OutbreakAlert] = {}
+    for position, alert in enumerate(ranked):
+        mine = infected.get(alert.pk, set())
+        if not mine:
+            continue
+        for stronger in ranked[:position]:
+            if mine <= infected.get(stronger.pk, set()):
+                found[alert.pk] = stronger
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class Cluster:
+    alert: OutbreakAlert  # explained by no other open alert
+    explains: list[OutbreakAlert]  # open alerts whose infected patients it counts, strongest first
+
+    @property
+    def pks(self) -> set[int]:
+        return {self.alert.pk, *(other.pk for other in self.explains)}
+
+
+def open_clusters(clinic: Clinic) -> list[Cluster]:
+    """The clinic's open alerts, strongest first, each with the weaker ones it explains
+    (``explained_by``) under it instead of in the list. Closed alerts take no part: their
+    counts stopped when they were closed."""
+    alerts = list(OutbreakAlert.objects.filter(clinic=clinic, status=AlertStatus.OPEN))
+    infected: dict[int, set[int]] = {}
+    rows = AlertContact.objects.filter(alert__in=alerts, infected=True).values_list(
+        "alert_id", "patient_id"
+    )
+    for alert_id, patient_id in rows.order_by():
+        infected.setdefault(alert_id, set()).add(patient_id)
+    explained = explained_by(alerts, infected)
+    ranked = sorted(alerts, key=strength)
+    return [
+        Cluster(alert, [other for other in ranked if explained.get(other.pk) == alert])
+        for alert in ranked
+        if alert.pk not in explained
+    ]
+
+
+def cluster_of(alert: OutbreakAlert) -> Cluster | None:
+    """The open cluster the alert heads or is explained in (None for a closed alert)."""
+    if not alert.is_open:
+        return None
+    clusters = open_clusters(alert.clinic)
+    return next(c for c in clusters if alert == c.alert or alert in c.explains)
 
 
 def infections_by_week(alerts: Iterable[OutbreakAlert]) -> list[tuple[int, date, int]]:

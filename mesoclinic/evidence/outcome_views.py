@@ -1,9 +1,11 @@
-"""The outcome evidence page and its CSV: the filters, then for each indication the plot of
-mean change by formula beside its table, the other groupings, the adjusted comparison and the
-drop-out. The figures come from ``effects.outcome_report``; this module only lays them out."""
+"""The outcome evidence page and its CSV: the filters and a list of the indications, then for
+each indication its drop-out, the plot of mean change by formula beside its table, the adjusted
+comparison, and the other groupings folded. The figures come from ``effects.outcome_report``;
+this module only lays them out."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from html import escape
 
@@ -11,6 +13,7 @@ import plotly.graph_objects as go
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
 
 from mesoclinic.catalogue.models import Direction
 from mesoclinic.clinics.permissions import Perm, requires
@@ -28,17 +31,24 @@ from mesoclinic.evidence.filters import FilterForm
 from mesoclinic.evidence.pages import frame
 from mesoclinic.evidence.stats import NOT_ENOUGH_DATA, Estimate
 
+# An estimate's interval is kept on one line, and drops under the estimate in a narrow column.
+FIGURE = '{} <span class="muted nowrap">({} to {})</span>'
+
 
 def mean_text(estimate: Estimate | None) -> str:
     if estimate is None:
         return NOT_ENOUGH_DATA
-    return f"{estimate.value:+.2f} ({estimate.low:+.2f} to {estimate.high:+.2f})"
+    return format_html(
+        FIGURE, f"{estimate.value:+.2f}", f"{estimate.low:+.2f}", f"{estimate.high:+.2f}"
+    )
 
 
 def share_text(estimate: Estimate | None) -> str:
     if estimate is None:
         return NOT_ENOUGH_DATA
-    return f"{estimate.value:.0%} ({estimate.low:.0%} to {estimate.high:.0%})"
+    return format_html(
+        FIGURE, f"{estimate.value:.0%}", f"{estimate.low:.0%}", f"{estimate.high:.0%}"
+    )
 
 
 @dataclass(frozen=True)
@@ -47,19 +57,30 @@ class Line:
 
     row: GroupRow
     change: str
-    improved: str
+    improved: str  # shown only for a scale with a published minimal important difference
     practitioner_gais: str
     patient_gais: str
 
 
-def line(row: GroupRow, *, has_share: bool) -> Line:
+def line(row: GroupRow) -> Line:
     return Line(
         row=row,
         change=mean_text(row.change),
-        improved=share_text(row.improved) if has_share else "Not given: see above",
+        improved=share_text(row.improved),
         practitioner_gais=share_text(row.practitioner_gais),
         patient_gais=share_text(row.patient_gais),
     )
+
+
+# A plot's labels are wrapped at this many characters, so that a long formula name leaves the
+# plot room on a phone.
+LABEL_WIDTH = 22
+
+
+def plot_label(text: str) -> str:
+    """``text`` for a plotly label: escaped (plotly.js renders some HTML in labels, and formula
+    names are typed by people) and wrapped onto lines with <br>."""
+    return "<br>".join(escape(piece) for piece in textwrap.wrap(text, LABEL_WIDTH) or [""])
 
 
 def figure(part: IndicationReport) -> go.Figure | None:
@@ -75,8 +96,8 @@ def figure(part: IndicationReport) -> go.Figure | None:
         Direction.LOWER_IS_BETTER: "lower is better",
         Direction.HIGHER_IS_BETTER: "higher is better",
     }
-    # plotly.js renders some HTML in labels: formula names are typed by people.
-    labels = [escape(f"{row.label} (N={row.counts.complete})") for row in rows]
+    labels = [f"{plot_label(row.label)}<br>N={row.counts.complete}" for row in rows]
+    lines = sum(label.count("<br>") + 1 for label in labels)
     fig = go.Figure(
         go.Scatter(
             x=[e.value for e in estimates],
@@ -99,12 +120,15 @@ def figure(part: IndicationReport) -> go.Figure | None:
     )
     fig.add_vline(x=0, line={"color": "#888", "dash": "dot"})
     fig.update_layout(
-        height=120 + 48 * len(rows),
-        margin={"l": 10, "r": 10, "t": 10, "b": 50},
-        xaxis_title=escape(
-            f"Mean change from baseline{unit}, "
-            f"{better.get(scale.direction, 'no better direction')}; 95% interval"
-        ),
+        template="plotly_white",
+        font={"family": "system-ui, sans-serif", "size": 13},
+        height=110 + 24 * lines + 16 * len(rows),
+        margin={"l": 10, "r": 16, "t": 10, "b": 70},
+        # Short lines: the title is centred under the plot's area, which a phone's long labels
+        # push right; the caption under the plot says the rest.
+        xaxis_title=escape(f"Mean change{unit}")
+        + "<br>"
+        + escape(better.get(scale.direction, "no better direction")),
         yaxis={"autorange": "reversed", "automargin": True},
         showlegend=False,
     )
@@ -133,24 +157,25 @@ class Table:
 
 @dataclass(frozen=True)
 class Section:
-    """One indication as the page shows it."""
+    """One indication as the page shows it: the by-formula table beside the plot, the others
+    folded under it."""
 
     part: IndicationReport
     plot: str
     overall: Line
-    tables: list[Table]  # by formula first
+    by_formula: Table
+    folded: list[Table]
     contrasts: list[tuple[Contrast, str]]
 
 
 def section(part: IndicationReport) -> Section:
+    by_formula, *folded = [Table(g, [line(row) for row in g.rows]) for g in part.groupings]
     return Section(
         part=part,
         plot=plot_html(part),
-        overall=line(part.overall, has_share=part.has_share),
-        tables=[
-            Table(g, [line(row, has_share=part.has_share) for row in g.rows])
-            for g in part.groupings
-        ],
+        overall=line(part.overall),
+        by_formula=by_formula,
+        folded=folded,
         contrasts=[(c, mean_text(c.difference)) for c in part.comparison.contrasts],
     )
 

@@ -24,7 +24,7 @@ from mesoclinic.evidence.safety import (
     SafetyReport,
     safety_report,
 )
-from mesoclinic.evidence.stats import NOT_ENOUGH_DATA
+from mesoclinic.evidence.stats import NOT_ENOUGH_DATA, Estimate
 
 PLOT_CONFIG = {
     "displaylogo": False,
@@ -44,12 +44,13 @@ LAYOUT: dict[str, Any] = {
 # --- plots -----------------------------------------------------------------------------------
 
 
-def _error_bars(rates: Sequence[Rate]) -> dict[str, Any]:
+def _error_bars(estimates: Sequence[Estimate]) -> dict[str, Any]:
+    """Wilson intervals as plotly's asymmetric error bars, in percentage points."""
     return {
         "type": "data",
         "symmetric": False,
-        "array": [r.high_percent - r.percent for r in rates],  # type: ignore[operator]
-        "arrayminus": [r.percent - r.low_percent for r in rates],  # type: ignore[operator]
+        "array": [100 * e.high - 100 * e.value for e in estimates],
+        "arrayminus": [100 * e.value - 100 * e.low for e in estimates],
         "color": "#52606d",
         "thickness": 1.5,
     }
@@ -69,18 +70,19 @@ def _html(figure: go.Figure, div_id: str) -> str:
 def month_figure(report: SafetyReport) -> go.Figure | None:
     """The share of sessions followed by any side effect, per month, with Wilson 95% error
     bars; months with too few sessions are left out (the table beside lists them)."""
-    shown = [m for m in report.by_month if m.rate.enough]
+    # Each month with its estimate, for the error bars; months without one are left out.
+    shown = [(m, m.rate.estimate) for m in report.by_month if m.rate.estimate is not None]
     if not shown:
         return None
-    rates = [m.rate for m in shown]
+    rates = [m.rate for m, _ in shown]
     figure = go.Figure(
         go.Scatter(
-            x=[m.month for m in shown],
+            x=[m.month for m, _ in shown],
             y=[r.percent for r in rates],
             mode="lines+markers",
             line={"color": ACCENT, "width": 2},
             marker={"size": 8},
-            error_y=_error_bars(rates),
+            error_y=_error_bars([e for _, e in shown]),
             customdata=[[r.events, r.units, r.low_percent, r.high_percent] for r in rates],
             hovertemplate=(
                 "%{x|%B %Y}<br>%{y:.1f}% (95% CI %{customdata[2]:.1f}-%{customdata[3]:.1f}%)"
@@ -89,19 +91,23 @@ def month_figure(report: SafetyReport) -> go.Figure | None:
         )
     )
     figure.update_layout(**LAYOUT)
-    figure.update_xaxes(
-        type="date", tickformat="%b %Y", dtick="M1", title={"text": "Month of the session"}
-    )
+    # plotly spaces the date ticks to the plot's width: a tick for every month crowds a phone.
+    figure.update_xaxes(type="date", title={"text": "Month of the session"})
     figure.update_yaxes(title={"text": "Sessions with a side effect (%)"}, rangemode="tozero")
     return figure
 
 
 def side_effect_figure(report: SafetyReport) -> go.Figure | None:
     """The share of sessions followed by each side effect, with Wilson 95% error bars."""
-    rows = [row for row in report.by_side_effect if row.per_session.enough]
-    if not rows:
+    shown = [
+        (row, row.per_session.estimate)
+        for row in report.by_side_effect
+        if row.per_session.estimate is not None
+    ]
+    if not shown:
         return None
-    rows.reverse()  # plotly draws the first bar at the bottom: the most frequent on top
+    shown.reverse()  # plotly draws the first bar at the bottom: the most frequent on top
+    rows = [row for row, _ in shown]
     rates = [row.per_session for row in rows]
     figure = go.Figure(
         go.Bar(
@@ -110,7 +116,7 @@ def side_effect_figure(report: SafetyReport) -> go.Figure | None:
             y=[escape(row.label) for row in rows],
             orientation="h",
             marker={"color": ACCENT},
-            error_x=_error_bars(rates),
+            error_x=_error_bars([e for _, e in shown]),
             customdata=[[r.events, r.units, r.low_percent, r.high_percent] for r in rates],
             hovertemplate=(
                 "%{y}: %{x:.1f}% (95% CI %{customdata[2]:.1f}-%{customdata[3]:.1f}%)"
@@ -120,7 +126,8 @@ def side_effect_figure(report: SafetyReport) -> go.Figure | None:
     )
     figure.update_layout(**(LAYOUT | {"height": max(260, 40 + 26 * len(rows))}))
     figure.update_layout(margin={"l": 150, "r": 20, "t": 20, "b": 50})
-    figure.update_xaxes(title={"text": "Sessions with the side effect (%)"}, rangemode="tozero")
+    # On two lines: centred under the bars, one line runs off a phone's plot.
+    figure.update_xaxes(title={"text": "Sessions with<br>the side effect (%)"}, rangemode="tozero")
     return figure
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -47,6 +47,15 @@ from mesoclinic.formulas.units import (
     validate_volume,
 )
 from mesoclinic.patients.models import Allergy, Patient
+
+if TYPE_CHECKING:
+    from mesoclinic.evidence.models import AlertContact
+
+# The contact tasks ``update_contact`` records on. They share their status, note and
+# updated_by/at fields but no base class; a Protocol cannot say "a model with these fields"
+# (``audit.record`` takes a model), so the TypeVar names the two models, the outbreak alert's
+# for type checking only (evidence builds on formulas, not the other way round).
+ContactTask = TypeVar("ContactTask", RecallContact, "AlertContact")
 
 # Component volumes may exceed the total by rounding (three thirds of 1 mL) but by no more.
 VOLUME_TOLERANCE_ML = Decimal("0.001")
@@ -473,23 +482,27 @@ def recall_contacts(lot: Lot) -> QuerySet[RecallContact]:
     return RecallContact.objects.filter(lot=lot).select_related("patient", "updated_by")
 
 
-def record_contact(
-    contact: RecallContact,
+def update_contact(
+    contact: ContactTask,
     *,
     status: str,
     note: str,
     actor: User,
     request: HttpRequest | None = None,
-) -> RecallContact:
-    """Record how contacting a patient about a recall went; every attempt is audited and
-    kept in the contact's history."""
+    **audit_detail: int,
+) -> ContactTask:
+    """Record how contacting a patient went, on a recall's or an outbreak alert's contact
+    task; every attempt is audited (with ``audit_detail``, the ids of what the task is
+    about) and kept in the task's history."""
     note = note.strip()
     if status not in (ContactStatus.CONTACTED, ContactStatus.UNREACHABLE):
         raise ValidationError("Say whether the patient was contacted or could not be reached.")
     if not note:
         raise ValidationError("Note what was said or what was tried, for whoever follows up.")
     with transaction.atomic():
-        contact = RecallContact.objects.select_for_update().get(pk=contact.pk)
+        # Reread under a lock: two people recording on one task take turns, and the save
+        # keeps figures a scan changed meanwhile (an alert contact's infection, its sessions).
+        contact = type(contact)._default_manager.select_for_update().get(pk=contact.pk)
         contact.status = status
         contact.note = note
         contact.updated_by = actor
@@ -501,10 +514,24 @@ def record_contact(
             actor=actor,
             obj=contact,
             clinic_id=actor.clinic_id,
-            lot_id=contact.lot_id,
             status=status,
+            **audit_detail,
         )
     return contact
+
+
+def record_contact(
+    contact: RecallContact,
+    *,
+    status: str,
+    note: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> RecallContact:
+    """A recall's contact task, audited with its lot."""
+    return update_contact(
+        contact, status=status, note=note, actor=actor, request=request, lot_id=contact.lot_id
+    )
 
 
 TRACE_CSV_HEADER = (

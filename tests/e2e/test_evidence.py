@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from mesoclinic.clinics.models import Role, User
 from mesoclinic.clinics.testing import PASSWORD
@@ -21,6 +21,8 @@ from tests.e2e.conftest import WIDE, sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
+PHONE: ViewportSize = {"width": 390, "height": 844}
+FITS = "width => document.documentElement.scrollWidth <= width"
 # plotly.js marks a div it has drawn into with this class, and draws several SVG layers in it.
 PLOT = ".js-plotly-plot"
 DRAWN_PLOT = f"{PLOT} .main-svg"
@@ -56,17 +58,34 @@ def test_the_demo_evidence_pages_draw_their_plots_and_the_outbreak_alert(
     # Each plot has its numbers in a table beside it, and a CSV of them.
     expect(page.locator(".evidence-pair table").first).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("CSV")).first).to_be_visible()
+    expect(page.get_by_role("navigation", name="Indications on this page")).to_be_visible()
+    # The other groupings are folded: a table shows once its summary is opened.
+    by_practitioner = page.locator("details.grouping", has_text="By practitioner").first
+    expect(by_practitioner.locator("table")).to_be_hidden()
+    by_practitioner.locator("summary").click()
+    expect(by_practitioner.locator("table")).to_be_visible()
     page.screenshot(path=artifacts / "evidence-outcomes.png", full_page=True)
+    # On a phone the page itself never scrolls sideways: wide tables scroll in their frame.
+    # (Waited for: plotly redraws its plots to the new width after the resize event.)
+    page.set_viewport_size(PHONE)
+    page.wait_for_function(FITS, arg=PHONE["width"])
+    page.screenshot(path=artifacts / "evidence-outcomes-390.png", full_page=True)
+    page.set_viewport_size(WIDE)
 
     page.get_by_role("link", name="Side-effect rates").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Side-effect rates")
     expect_drawn(page, 2)
     page.screenshot(path=artifacts / "evidence-safety.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.wait_for_function(FITS, arg=PHONE["width"])
+    page.set_viewport_size(WIDE)
 
     page.get_by_role("link", name="Outbreak alerts").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Outbreak alerts")
     link = page.get_by_role("link", name=re.compile(re.escape(lot_number)))
     expect(link.first).to_be_visible()
+    # The lot used in the same sessions and the patients' clinic days are listed under it.
+    expect(page.get_by_text(f"Infected patients all in alert {alert.pk}").first).to_be_visible()
     expect_drawn(page, 1)
     page.screenshot(path=artifacts / "evidence-alerts.png", full_page=True)
 
@@ -78,6 +97,7 @@ def test_the_demo_evidence_pages_draw_their_plots_and_the_outbreak_alert(
         name = f"{patient.family_name}, {patient.given_name}"
         expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("Quarantine"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Probably the same cluster")).to_be_visible()
     page.screenshot(path=artifacts / "evidence-alert.png", full_page=True)
 
 

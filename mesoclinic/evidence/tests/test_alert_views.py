@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -17,7 +15,8 @@ from django.urls import reverse
 from mesoclinic.clinics.models import AuditAction, AuditEvent, Clinic, User
 from mesoclinic.evidence import outbreaks
 from mesoclinic.evidence.models import AlertContact, AlertStatus, ExposureKind, OutbreakAlert
-from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
+from mesoclinic.evidence.testing import build_registry
+from mesoclinic.evidence.tests.planted import Outbreak, outbreak_spec, plant_outbreak
 from mesoclinic.formulas.models import Lot, LotStatus
 from mesoclinic.patients.services import erase_patient
 
@@ -26,30 +25,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 Clients = Callable[[User], Client]
 
 
-@dataclass(frozen=True)
-class Outbreak:
-    registry: Registry
-    alert: OutbreakAlert  # the planted lot's
-    others: list[OutbreakAlert]  # the scan's other alerts (days, injectors, lots)
-
-
 @pytest.fixture
 def outbreak(clinic_a: Clinic) -> Outbreak:
-    registry = build_registry(
-        clinic_a,
-        RegistrySpec(
-            seed=4,
-            courses_per_formula=4,
-            contaminated_lot=0,
-            contaminated_rate=0.9,
-            side_effect_rates={},
-            start=clinic_a.today() - timedelta(days=150),
-        ),
-    )
-    alerts = outbreaks.scan(clinic_a)
-    planted = registry.lots[0]
-    [alert] = [a for a in alerts if a.kind == ExposureKind.LOT and a.lot_id == planted.pk]
-    return Outbreak(registry, alert, [a for a in alerts if a.pk != alert.pk])
+    return plant_outbreak(clinic_a)
 
 
 def lot_of(alert: OutbreakAlert) -> Lot:
@@ -110,6 +88,33 @@ def test_an_alert_lists_every_exposed_patient_and_its_reading_is_audited(
     # The other alerts counting the same infected patients are named.
     shared = [a for a in outbreak.others if a.contacts.filter(infected=True).exists()]
     assert shared and any(a.label in page for a in shared)
+
+
+def test_the_alerts_explained_by_a_stronger_one_are_listed_under_it_and_linked(
+    client_for: Clients, asha: User, outbreak: Outbreak
+) -> None:
+    lot = outbreak.alert
+    [cluster] = [c for c in outbreaks.open_clusters(lot.clinic) if c.alert == lot]
+    assert cluster.explains  # the next lot of its formula and an injector gun
+    page = client_for(asha).get(reverse("evidence:alerts")).content.decode()
+    rows = page[page.index('id="alerts-open"') : page.index('id="alerts-weeks"')]
+    head = rows.index(f"{lot.pk}: {lot.label}")
+    for other in cluster.explains:
+        row = rows.index(f"{other.pk}: {other.label}")
+        assert head < row < rows.index(f"Infected patients all in alert {lot.pk}", row)
+
+    explained = cluster.explains[0]
+    page = client_for(asha).get(reverse("evidence:alert", args=[explained.pk])).content.decode()
+    assert "Probably the same cluster" in page
+    assert f'href="{reverse("evidence:alert", args=[lot.pk])}">alert {lot.pk}: ' in page
+    page = client_for(asha).get(reverse("evidence:alert", args=[lot.pk])).content.decode()
+    cluster_card = page[page.index('id="alert-cluster"') :]
+    for other in cluster.explains:
+        assert f"{other.pk}: {other.label}</a>" in cluster_card
+    # Listed once: the card of the alerts sharing only some of its infected patients leaves
+    # the cluster out, and here no other alert is left.
+    assert {a.pk for a in outbreaks.shared_alerts(lot)} == {a.pk for a in cluster.explains}
+    assert 'id="alert-shared"' not in page
 
 
 def test_a_contact_is_recorded_with_a_note_or_refused(
@@ -212,17 +217,7 @@ def test_closing_needs_a_note_and_a_practitioner(
 
 
 def test_scan_now_raises_the_alerts_once(client_for: Clients, asha: User, clinic_a: Clinic) -> None:
-    build_registry(
-        clinic_a,
-        RegistrySpec(
-            seed=4,
-            courses_per_formula=4,
-            contaminated_lot=0,
-            contaminated_rate=0.9,
-            side_effect_rates={},
-            start=clinic_a.today() - timedelta(days=150),
-        ),
-    )
+    build_registry(clinic_a, outbreak_spec(clinic_a))
     url = reverse("evidence:alerts-scan")
     assert client_for(asha).get(url).status_code == 405
     first = client_for(asha).post(url, follow=True)

@@ -26,6 +26,8 @@ from mesoclinic.evidence.effects import (
     Counts,
     GroupRow,
     IndicationReport,
+    _change_rows,
+    course_rows,
     csv_rows,
     improvement_rule,
     outcome_report,
@@ -253,7 +255,7 @@ def test_drop_out_counted_and_retracted_measurements_ignored(clinic_a: Clinic) -
         recorded_by=by,
     )
     _retract(wild, by)
-    # A second current baseline reading (another site): the baseline is their mean.
+    # A second current baseline reading at the same site: the baseline is their mean.
     averaged = complete[3]
     second = averaged.baseline + 1 if averaged.baseline < 10 else averaged.baseline - 1
     Measurement.objects.create(
@@ -290,6 +292,75 @@ def test_drop_out_counted_and_retracted_measurements_ignored(clinic_a: Clinic) -
         patient_rated=len(complete),
         patient_improved=sum(c.gais_patient <= 3 for c in complete),  # type: ignore[operator]
     )
+
+
+def test_values_are_paired_by_site(clinic_a: Clinic) -> None:
+    # Circumference is measured at a named site (the registry's mid-thigh landmark).
+    registry = build_registry(
+        clinic_a,
+        RegistrySpec(
+            seed=21, indication="localised-fat", baseline_mean=90.0, baseline_sd=6.0, noise_sd=2.0
+        ),
+    )
+    courses, scale, by = registry.courses, registry.scale, registry.practitioners[0]
+    complete = [c for c in courses if c.end is not None]
+    stopped = [c for c in courses if c.end is None]
+
+    def record(course: Course, site: str, value: Decimal, point: str) -> None:
+        Measurement.objects.create(
+            clinic=clinic_a,
+            patient_id=course.patient_id,
+            plan_id=course.plan_id,
+            scale=scale,
+            value=value,
+            site=site,
+            measured_at=timezone.now() - timedelta(days=1),
+            time_point=point,
+            rater=Rater.PRACTITIONER,
+            rated_by=by,
+            recorded_by=by,
+        )
+
+    def move_end(course: Course) -> None:
+        """The end measured at the other thigh only: no site in common with the baseline."""
+        end = Measurement.objects.get(plan_id=course.plan_id, scale=scale, time_point=TimePoint.END)
+        _retract(end, by)
+        record(course, "right mid-thigh", end.value, TimePoint.END)
+
+    # Both thighs at baseline, only the left one (the registry's site) at the end: the change
+    # is the left thigh's. Averaging the two baselines would move it by 2 cm.
+    two_sites = complete[0]
+    record(two_sites, "right mid-thigh", two_sites.baseline + 4, TimePoint.BASELINE)
+    # No site in common: without an end value, by the course's status; never complete.
+    unpaired, unpaired_running = complete[1], complete[2]
+    move_end(unpaired)
+    move_end(unpaired_running)
+    CoursePlan.objects.filter(pk=unpaired_running.plan_id).update(status=CourseStatus.ACTIVE)
+
+    report = outcome_report(Filters(clinic_ids=[clinic_a.pk]))
+
+    (part,) = report.indications
+    kept = sorted(
+        (c for c in complete if c not in (unpaired, unpaired_running)), key=lambda c: c.plan_id
+    )
+    changes = [float(c.end - c.baseline) for c in kept if c.end is not None]
+    counts = part.overall.counts
+    assert (
+        counts.courses,
+        counts.without_baseline,
+        counts.running_without_end,
+        counts.ended_without_end,
+        counts.complete,
+    ) == (len(courses), 0, 1, len(stopped) + 1, len(kept))
+    assert counts.change_sum == pytest.approx(sum(changes))
+    assert counts.change_sum_of_squares == pytest.approx(sum(x * x for x in changes))
+    # The adjusted comparison reads the same paired values (its rows in course order): the
+    # left thigh's baseline, not the mean of both.
+    rows = _change_rows(course_rows(Filters(clinic_ids=[clinic_a.pk])))[part.indication.pk]
+    assert [r.change for r in rows] == pytest.approx(changes)
+    paired = rows[kept.index(two_sites)]
+    assert paired.baseline == pytest.approx(float(two_sites.baseline))
+    assert "paired by site" in report.values_rule
 
 
 def test_period_filter_by_baseline_day_in_the_clinic_calendar(clinic_a: Clinic) -> None:

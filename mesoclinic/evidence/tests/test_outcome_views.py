@@ -1,11 +1,13 @@
-"""The outcome evidence page and its CSV: who may open them, what they show (plot beside its
-table, groupings, comparison, drop-out), pseudonyms for researchers, no patient named, and a
-bad filter answered with a form error."""
+"""The outcome evidence page and its CSV: who may open them, what they show (a list of the
+indications, plot beside the by-formula table, comparison, drop-out, the other groupings
+folded), pseudonyms for researchers, no patient named, and a bad filter answered with a form
+error."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +19,8 @@ from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user
 from mesoclinic.evidence.effects import CSV_HEADER
 from mesoclinic.evidence.filters import pseudonym
-from mesoclinic.evidence.stats import MIN_COURSES, NOT_ENOUGH_DATA
+from mesoclinic.evidence.outcome_views import mean_text, plot_label
+from mesoclinic.evidence.stats import MIN_COURSES, NOT_ENOUGH_DATA, Estimate
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -46,6 +49,17 @@ def _no_patient_named(text: str, *registries: Registry) -> None:
             assert patient.email not in text
 
 
+def folded(text: str) -> dict[str, tuple[str, str]]:
+    """The page's closed <details> groupings: each summary's title -> (its count, its body)."""
+    found = re.findall(
+        r'<details class="grouping">\s*<summary>(By [^<]+) <span class="muted">\((\d+) groups?\)'
+        r"</span></summary>(.*?)</details>",
+        text,
+        re.DOTALL,
+    )
+    return {title: (count, body) for title, count, body in found}
+
+
 def test_staff_page_shows_plot_beside_table_groupings_comparison_and_drop_out(
     pat: User, client_for: Callable[[User], Client], registries: tuple[Registry, Registry]
 ) -> None:
@@ -56,11 +70,26 @@ def test_staff_page_shows_plot_beside_table_groupings_comparison_and_drop_out(
     assert response.status_code == 200
     text = response.content.decode()
     assert "plotly/plotly.min" in text  # the script, under its hashed static name
-    assert 'id="outcome-plot-pain-relief"' in text
-    assert 'class="evidence-pair"' in text
-    for title in ("By formula", "By ingredient class", "By practitioner", "By technique"):
-        assert title in text
-    assert "Adjusted comparison between formulas" in text
+    # The list at the top links to the indication's section.
+    assert 'href="#indication-pain-relief"' in text and 'id="indication-pain-relief"' in text
+    # The plot and the by-formula table side by side, open, then the comparison.
+    pair = text.index('class="evidence-pair outcome-pair"')
+    assert pair < text.index('id="outcome-plot-pain-relief"') < text.index("<caption>By formula")
+    assert text.index("<caption>By formula") < text.index("Adjusted comparison between formulas")
+    # The other groupings folded, closed, each summary naming it and counting its rows, each
+    # table still captioned and headed for a screen reader.
+    groupings = folded(text)
+    assert set(groupings) == {"By ingredient class", "By practitioner", "By technique"}
+    assert groupings["By practitioner"][0] == str(SPEC.practitioners)
+    for title, (count, body) in groupings.items():
+        assert f'<caption class="visually-hidden">{title}: Pain relief</caption>' in body
+        assert body.count('<th scope="row">') == int(count)
+    assert '<details class="grouping" open' not in text
+    assert text.index("Adjusted comparison between formulas") < text.index(
+        '<details class="grouping"'
+    )
+    # Pain NRS has a published minimal important difference: its share is a column.
+    assert "Improved by the MID (95% CI)" in text
     assert "Adjusted for the baseline value" in text
     assert "ended or stopped without an end value (drop-out)" in text
     assert "association" in text or "cannot prove" in text  # the honesty note of the frame
@@ -134,7 +163,8 @@ def test_below_the_threshold_the_page_says_not_enough_data(
     assert "outcome-plot-" not in text
     assert "nothing to plot" in text
     assert "No minimal important difference is published" in text
-    assert "Not given: see above" in text
+    # ... so the tables have no column for it.
+    assert "Improved by the MID" not in text
 
 
 @pytest.mark.parametrize(
@@ -186,3 +216,18 @@ def test_denied_to_anonymous_and_to_patients(
     assert anonymous.status_code == 302 and "login" in anonymous["Location"]
     patient = create_user("paula.patient", Role.PATIENT, clinic_a)
     assert client_for(patient).get(url).status_code == 403
+
+
+def test_a_plot_label_is_escaped_and_wrapped_for_a_narrow_plot() -> None:
+    # A formula name is typed by people, and plotly.js renders some HTML in its labels.
+    assert plot_label("<b>Formule très longue pour les cuisses</b>") == (
+        "&lt;b&gt;Formule très longue<br>pour les cuisses&lt;/b&gt;"
+    )
+    assert plot_label("Short") == "Short"
+
+
+def test_an_estimates_interval_stays_on_one_line() -> None:
+    text = mean_text(Estimate(value=-0.5, low=-1.14, high=0.14, n=12))
+
+    assert text == '-0.50 <span class="muted nowrap">(-1.14 to +0.14)</span>'
+    assert mean_text(None) == NOT_ENOUGH_DATA

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 
 import pytest
@@ -49,6 +50,16 @@ def test_staff_see_the_plots_with_their_tables_and_no_patient(
     assert html.count('class="evidence-pair"') == 2
     for table in ("month", "side-effect", "24-hours", "resolution", "lot", "practitioner"):
         assert f"table={table}" in html
+    # The rates by what was given and who gave it are folded, closed, each counting its rows.
+    by_lot = re.search(
+        r'<details class="grouping" id="safety-by-lot">\s*<summary>By lot '
+        r'<span class="muted">\((\d+) groups\)</span></summary>(.*?)</details>',
+        html,
+        re.DOTALL,
+    )
+    assert by_lot and int(by_lot.group(1)) == len(registry.lots)
+    assert by_lot.group(2).count('<th scope="row"') == len(registry.lots)
+    assert '<details class="grouping" open' not in html
     assert "association, not proof" in html or "cannot prove" in html
     assert "recorded to the day" in html
     for practitioner in registry.practitioners:
