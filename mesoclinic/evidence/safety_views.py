@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 import plotly.graph_objects as go
@@ -20,6 +21,7 @@ from mesoclinic.evidence.pages import frame
 from mesoclinic.evidence.safety import (
     CHECK_FROM,
     CHECK_UNTIL,
+    MonthRate,
     Rate,
     SafetyReport,
     safety_report,
@@ -44,13 +46,14 @@ LAYOUT: dict[str, Any] = {
 # --- plots -----------------------------------------------------------------------------------
 
 
-def _error_bars(estimates: Sequence[Estimate]) -> dict[str, Any]:
-    """Wilson intervals as plotly's asymmetric error bars, in percentage points."""
+def _error_bars(estimates: Sequence[Estimate | None]) -> dict[str, Any]:
+    """Wilson intervals as plotly's asymmetric error bars, in percentage points; None (a gap)
+    has no bar."""
     return {
         "type": "data",
         "symmetric": False,
-        "array": [100 * e.high - 100 * e.value for e in estimates],
-        "arrayminus": [100 * e.value - 100 * e.low for e in estimates],
+        "array": [None if e is None else 100 * e.high - 100 * e.value for e in estimates],
+        "arrayminus": [None if e is None else 100 * e.value - 100 * e.low for e in estimates],
         "color": "#52606d",
         "thickness": 1.5,
     }
@@ -67,23 +70,38 @@ def _html(figure: go.Figure, div_id: str) -> str:
     return html
 
 
-def month_figure(report: SafetyReport) -> go.Figure | None:
+def _months(first: date, last: date) -> list[date]:
+    """The first day of every month from ``first``'s to ``last``'s."""
+    months = [first]
+    while months[-1] < last:
+        day = months[-1]
+        months.append(date(day.year + day.month // 12, day.month % 12 + 1, 1))
+    return months
+
+
+def month_figure(by_month: Sequence[MonthRate]) -> go.Figure | None:
     """The share of sessions followed by any side effect, per month, with Wilson 95% error
-    bars; months with too few sessions are left out (the table beside lists them)."""
-    # Each month with its estimate, for the error bars; months without one are left out.
-    shown = [(m, m.rate.estimate) for m in report.by_month if m.rate.estimate is not None]
-    if not shown:
+    bars; a month with too few sessions (the table beside lists it) or none is a gap in the
+    line, so that the line never suggests data where there is none."""
+    estimates = {m.month: (m.rate, m.rate.estimate) for m in by_month if m.rate.enough}
+    if not estimates:
         return None
-    rates = [m.rate for m, _ in shown]
+    months = _months(min(estimates), max(estimates))
+    points = [estimates.get(month) for month in months]
     figure = go.Figure(
         go.Scatter(
-            x=[m.month for m, _ in shown],
-            y=[r.percent for r in rates],
+            x=months,
+            y=[None if p is None else p[0].percent for p in points],
             mode="lines+markers",
             line={"color": ACCENT, "width": 2},
             marker={"size": 8},
-            error_y=_error_bars([e for _, e in shown]),
-            customdata=[[r.events, r.units, r.low_percent, r.high_percent] for r in rates],
+            error_y=_error_bars([None if p is None else p[1] for p in points]),
+            customdata=[
+                None
+                if p is None
+                else [p[0].events, p[0].units, p[0].low_percent, p[0].high_percent]
+                for p in points
+            ],
             hovertemplate=(
                 "%{x|%B %Y}<br>%{y:.1f}% (95% CI %{customdata[2]:.1f}-%{customdata[3]:.1f}%)"
                 "<br>%{customdata[0]} of %{customdata[1]} sessions<extra></extra>"
@@ -293,7 +311,7 @@ def safety(request: HttpRequest) -> HttpResponse:
         check_until_hours=int(CHECK_UNTIL.total_seconds() // 3600),
     )
     if report is not None:
-        context["month_plot"] = _plot(month_figure(report), "safety-month-plot")
+        context["month_plot"] = _plot(month_figure(report.by_month), "safety-month-plot")
         context["side_effect_plot"] = _plot(side_effect_figure(report), "safety-side-effect-plot")
     return render(request, "evidence/safety.html", context)
 

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from django.test import Client
@@ -14,7 +15,13 @@ from django.urls import reverse
 from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user
 from mesoclinic.evidence.filters import pseudonym
-from mesoclinic.evidence.safety_views import CLAIM_HEADER, RATE_HEADER, RESOLUTION_HEADER
+from mesoclinic.evidence.safety import MonthRate, rate
+from mesoclinic.evidence.safety_views import (
+    CLAIM_HEADER,
+    RATE_HEADER,
+    RESOLUTION_HEADER,
+    month_figure,
+)
 from mesoclinic.evidence.stats import NOT_ENOUGH_DATA
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
 
@@ -169,3 +176,27 @@ def test_a_role_without_evidence_view_is_refused(
 
 def test_the_page_answers_only_get(client_for: ClientFor, pat: User) -> None:
     assert client_for(pat).post(PAGE).status_code == 405
+
+
+def test_the_month_plot_breaks_its_line_where_a_month_has_no_estimate() -> None:
+    by_month = [
+        MonthRate(date(2025, 11, 1), rate("2025-11", 3, 20)),
+        MonthRate(date(2025, 12, 1), rate("2025-12", 1, 2)),  # too few sessions
+        MonthRate(date(2026, 1, 1), rate("2026-01", 4, 10)),
+        # February has no session at all.
+        MonthRate(date(2026, 3, 1), rate("2026-03", 0, 8)),
+    ]
+    figure = month_figure(by_month)
+    assert figure is not None
+    trace = figure.data[0]
+    assert [x.isoformat() for x in trace.x] == [
+        "2025-11-01",
+        "2025-12-01",
+        "2026-01-01",
+        "2026-02-01",
+        "2026-03-01",
+    ]
+    assert trace.y == (15.0, None, 40.0, None, 0.0)
+    assert trace.connectgaps is not True
+    assert trace.error_y.array[1] is None and trace.error_y.array[0] > 0
+    assert month_figure(by_month[1:2]) is None
