@@ -1,6 +1,12 @@
 """The demo's outcome measurements: each charted course measured on its indication's primary
 scale, as a clinic that follows its patients would, and honestly mixed.
 
+A scale read at a named site is read at one in an area the course treats, the same at every
+visit: the navel for the abdomen, the widest point for the hips, the thigh above the knee, and
+for fat under the chin a tape round the upper neck just beneath it. The catalogue has no
+rating scale of its own for that fat, so its courses use the catalogue's circumference at a
+landmark, like every localised-fat course, with values of a neck's size.
+
 A course's trend is drawn once: about a quarter improve, more than half do not change beyond
 the scale's measurement noise, and about one in six get worse, because that is what thin
 evidence and uncontrolled clinic data look like. The value is measured before the first
@@ -15,6 +21,7 @@ range, and recorded through ``services.record_measurement``, which computes each
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,24 +44,52 @@ NO_END_SHARE = 0.15
 @dataclass(frozen=True)
 class _Profile:
     """How a scale's values look in the demo: the baseline's range, the whole course's change
-    when it improves or worsens (signed, in the scale's units), and the noise of one reading."""
+    when it improves or worsens (signed, in the scale's units), and the noise of one reading;
+    for a scale read at a named site, the site as the practitioner writes it and the code of
+    the body area it lies in."""
 
     baseline: tuple[float, float]
     improves: tuple[float, float]
     worsens: tuple[float, float]
     noise: float
     site: str = ""
+    area: str = ""
 
 
+# A scale read at a named site has a profile for each area the demo reads it in, since the
+# values depend on the place: a neck is no waist.
 PROFILES = {
-    "circumference": _Profile((78, 104), (-4.5, -1.5), (1, 2.5), 0.6, "navel, standing"),
-    "hexsel-css": _Profile((6, 12), (-4, -2), (1, 2), 0.7),
-    "lemperle": _Profile((2, 4), (-1.4, -0.8), (0.6, 1.2), 0.3, "horizontal forehead lines"),
-    "laxity-grade": _Profile((1, 3), (-1.2, -0.6), (0.6, 1), 0.25),
-    "mmasi": _Profile((4, 12), (-4, -1.5), (1, 2.5), 0.6),
-    "hair-density": _Profile((105, 165), (8, 16), (-12, -6), 5, "vertex, marked target area"),
-    "goodman-baron": _Profile((2, 4), (-1.2, -0.6), (0.6, 1), 0.25),
-    "pain-nrs": _Profile((5, 8), (-4, -2), (1, 2), 0.8),
+    "circumference": (
+        _Profile((78, 104), (-4.5, -1.5), (1, 2.5), 0.6, "navel, standing", "abdomen"),
+        _Profile(
+            (94, 114), (-3.5, -1), (1, 2.5), 0.6, "widest point of the hips, standing", "hips"
+        ),
+        _Profile(
+            (50, 64),
+            (-2.5, -0.8),
+            (0.5, 1.5),
+            0.5,
+            "right thigh, 15 cm above the kneecap, standing",
+            "thighs",
+        ),
+        _Profile(
+            (33, 41),
+            (-1.2, -0.3),
+            (0.3, 0.8),
+            0.3,
+            "upper neck, under the chin, head level",
+            "submental",
+        ),
+    ),
+    "hexsel-css": (_Profile((6, 12), (-4, -2), (1, 2), 0.7),),
+    "lemperle": (_Profile((2, 4), (-1.4, -0.8), (0.6, 1.2), 0.3, "crow's feet, at rest", "face"),),
+    "laxity-grade": (_Profile((1, 3), (-1.2, -0.6), (0.6, 1), 0.25),),
+    "mmasi": (_Profile((4, 12), (-4, -1.5), (1, 2.5), 0.6),),
+    "hair-density": (
+        _Profile((105, 165), (8, 16), (-12, -6), 5, "vertex, marked target area", "vertex"),
+    ),
+    "goodman-baron": (_Profile((2, 4), (-1.2, -0.6), (0.6, 1), 0.25),),
+    "pain-nrs": (_Profile((5, 8), (-4, -2), (1, 2), 0.8),),
 }
 # GAIS (1 very much improved .. 5 worse) and satisfaction (0-10) by trend.
 GAIS = {"improves": (1, 3), "unchanged": (3, 4), "worsens": (4, 5)}
@@ -66,6 +101,22 @@ class MeasurementCounts:
     measurements: int = 0
     courses: int = 0
     trends: dict[str, int] | None = None
+
+
+def profile_for(scale: str, reach: Collection[str]) -> _Profile | None:
+    """The profile a course is read with on ``scale``, ``reach`` being the codes of the areas
+    it treats and of their sub-areas: the first whose site lies within them. ``None`` for a
+    scale the demo does not read (its courses have only the global ratings)."""
+    profiles = PROFILES.get(scale, ())
+    for profile in profiles:
+        if not profile.area or profile.area in reach:
+            return profile
+    if profiles:
+        raise ValueError(
+            f"The demo reads {scale} at no site within {', '.join(sorted(reach)) or 'no area'}: "
+            "give it a profile for one of those areas."
+        )
+    return None
 
 
 def _on_scale(scale: OutcomeScale, value: float) -> Decimal:
@@ -120,7 +171,12 @@ class Measurer:
         self.counts.trends[trend] += 1
         self.counts.courses += 1
         over = plan.status in (CourseStatus.COMPLETED, CourseStatus.STOPPED)
-        profile = PROFILES.get(scale.code)
+        reach = {
+            area.code
+            for treated in plan.areas.all()
+            for area in (treated, *treated.sub_areas.all())
+        }
+        profile = profile_for(scale.code, reach)
         if profile is not None:
             self._series(plan, scale, profile, trend, charts, over)
         if over and plan.status == CourseStatus.COMPLETED and rng.random() >= NO_END_SHARE:
@@ -183,6 +239,7 @@ def build_measurements(rngs: list[random.Random], clinics: list[Clinic]) -> Meas
         for plan in (
             CoursePlan.objects.filter(clinic=clinic)
             .select_related("indication__primary_scale", "practitioner")
+            .prefetch_related("areas__sub_areas")
             .order_by("pk")
         ):
             measurer.measure(plan)
