@@ -607,6 +607,11 @@ def shared_alerts(alert: OutbreakAlert) -> QuerySet[OutbreakAlert]:
 KIND_ORDER = (ExposureKind.LOT, ExposureKind.VIAL, ExposureKind.INJECTOR, ExposureKind.DAY)
 
 
+# A product alert can be acted on (a lot is quarantined from its alert): it is never listed
+# under an injector or clinic-day alert, however much stronger.
+PRODUCT_KINDS = (ExposureKind.LOT, ExposureKind.VIAL)
+
+
 def strength(alert: OutbreakAlert) -> tuple[float, int, int]:
     """Sort key, strongest alert first: the smallest p-value, then the kind, then the oldest."""
     return (alert.p_value, KIND_ORDER.index(ExposureKind(alert.kind)), alert.pk)
@@ -622,8 +627,10 @@ def explained_by(
     count the same infected patients: one cluster seen through several exposures, the
     strongest the one to investigate first. Nothing here says which exposure is the source.
     An alert with no infected patient left (its infections retracted) shares none, so it is
-    explained by no other. The explaining alert is never itself explained: an alert stronger
-    than it counting all its patients would count this alert's too, and be chosen instead.
+    explained by no other, and a lot or vial alert is never explained by an injector or day
+    alert. The explaining alert is never itself explained: an alert stronger than it that may
+    explain it and counts all its patients would count this alert's too, may explain it as
+    well, and be chosen instead.
     """
     ranked = sorted(alerts, key=strength)
     found: dict[int, OutbreakAlert] = {}
@@ -632,6 +639,8 @@ def explained_by(
         if not mine:
             continue
         for stronger in ranked[:position]:
+            if alert.kind in PRODUCT_KINDS and stronger.kind not in PRODUCT_KINDS:
+                continue  # the lot's page holds the quarantine: it must stay in view
             if mine <= infected.get(stronger.pk, set()):
                 found[alert.pk] = stronger
                 break
@@ -673,7 +682,8 @@ def cluster_of(alert: OutbreakAlert) -> Cluster | None:
     if not alert.is_open:
         return None
     clusters = open_clusters(alert.clinic)
-    return next(c for c in clusters if alert == c.alert or alert in c.explains)
+    # None too when the alert was closed since the caller read it.
+    return next((c for c in clusters if alert == c.alert or alert in c.explains), None)
 
 
 def infections_by_week(alerts: Iterable[OutbreakAlert]) -> list[tuple[int, date, int]]:

@@ -109,8 +109,11 @@ def month_figure(by_month: Sequence[MonthRate]) -> go.Figure | None:
         )
     )
     figure.update_layout(**LAYOUT)
-    # plotly spaces the date ticks to the plot's width: a tick for every month crowds a phone.
-    figure.update_xaxes(type="date", title={"text": "Month of the session"})
+    # A point is a month, so ticks are months; a tick for each of many months crowds a phone.
+    step = 1 if len(months) <= 6 else 3 if len(months) <= 18 else 6
+    figure.update_xaxes(
+        type="date", tickformat="%b %Y", dtick=f"M{step}", title={"text": "Month of the session"}
+    )
     figure.update_yaxes(title={"text": "Sessions with a side effect (%)"}, rangemode="tozero")
     return figure
 

@@ -41,9 +41,19 @@ def test_an_infected_patient_of_its_own_keeps_an_alert_apart() -> None:
     assert explained_by([lot, day], {1: {10, 11}, 2: {10, 99}}) == {}
 
 
-def test_the_stronger_is_the_smaller_p_value_whatever_the_kind() -> None:
-    day, lot = alert(1, DAY, 1e-7), alert(2, LOT, 1e-3)
-    assert explained_by([lot, day], {1: {10, 11}, 2: {10, 11}}) == {2: day}
+def test_the_stronger_is_the_smaller_p_value() -> None:
+    day, gun = alert(1, DAY, 1e-7), alert(2, INJECTOR, 1e-3)
+    assert explained_by([gun, day], {1: {10, 11}, 2: {10, 11}}) == {2: day}
+    lot, vial = alert(3, LOT, 1e-7), alert(4, VIAL, 1e-3)
+    assert explained_by([vial, lot], {3: {10, 11}, 4: {10, 11}}) == {4: lot}
+
+
+def test_a_lot_or_vial_alert_is_never_listed_under_a_gun_or_day_alert() -> None:
+    day, gun = alert(1, DAY, 1e-9), alert(2, INJECTOR, 1e-8)
+    lot, vial = alert(3, LOT, 1e-3), alert(4, VIAL, 1e-4)
+    infected = {pk: {10, 11} for pk in (1, 2, 3, 4)}
+    # The gun is listed under the day; the lot under the vial, the strongest product alert.
+    assert explained_by([lot, vial, gun, day], infected) == {2: day, 3: vial}
 
 
 def test_on_equal_p_values_a_lot_then_a_vial_then_a_gun_then_a_day_then_the_oldest() -> None:
@@ -61,7 +71,7 @@ def test_on_equal_p_values_a_lot_then_a_vial_then_a_gun_then_a_day_then_the_olde
 
 
 def test_the_strongest_of_the_alerts_counting_its_patients_explains_it() -> None:
-    strongest, middle, weak = alert(1, DAY, 1e-8), alert(2, LOT, 1e-6), alert(3, DAY, 1e-3)
+    strongest, middle, weak = alert(1, DAY, 1e-8), alert(2, INJECTOR, 1e-6), alert(3, DAY, 1e-3)
     infected = {1: {10, 11, 12}, 2: {10, 11}, 3: {10}}
     # Nested once: the middle one is explained too, by the same strongest alert.
     assert explained_by([weak, middle, strongest], infected) == {2: strongest, 3: strongest}

@@ -91,7 +91,7 @@ def test_staff_page_shows_plot_beside_table_groupings_comparison_and_drop_out(
     # Pain NRS has a published minimal important difference: its share is a column.
     assert "Improved by the MID (95% CI)" in text
     assert "Adjusted for the baseline value" in text
-    assert "ended or stopped without an end value (drop-out)" in text
+    assert "ended or stopped without an end value at a baseline site (drop-out" in text
     assert "association" in text or "cannot prove" in text  # the honesty note of the frame
     assert f'href="{CSV}"' in text
     # Clinic A's practitioners by name; none of clinic B's, and no patient at all.

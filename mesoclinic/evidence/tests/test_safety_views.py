@@ -199,4 +199,5 @@ def test_the_month_plot_breaks_its_line_where_a_month_has_no_estimate() -> None:
     assert trace.y == (15.0, None, 40.0, None, 0.0)
     assert trace.connectgaps is not True
     assert trace.error_y.array[1] is None and trace.error_y.array[0] > 0
+    assert (figure.layout.xaxis.tickformat, figure.layout.xaxis.dtick) == ("%b %Y", "M1")
     assert month_figure(by_month[1:2]) is None
