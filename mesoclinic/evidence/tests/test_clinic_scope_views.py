@@ -1,6 +1,6 @@
-"""Each clinic's staff see their own clinic's figures on the evidence pages and in their CSVs:
-two clinics are built with different numbers of courses, sessions and bruises, and each
-clinic's practitioner is shown exactly their own."""
+"""Each clinic's staff, and a researcher attached to a clinic, see that clinic's figures on the
+evidence pages and in their CSVs: two clinics are built with different numbers of courses,
+sessions and bruises, and each user is shown exactly their own clinic's."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mesoclinic.clinics.models import Clinic, User
+from mesoclinic.clinics.models import Clinic, Role, User
+from mesoclinic.clinics.testing import create_user
 from mesoclinic.evidence.effects import CSV_HEADER
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
 
@@ -91,15 +92,23 @@ def shown_on_outcomes_page(client: Client) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-@pytest.mark.parametrize("clinic", ["a", "b"])
-def test_each_clinics_staff_see_their_own_figures_on_the_pages_and_in_the_csvs(
+@pytest.mark.parametrize(
+    ("clinic", "who"), [("a", "pat"), ("b", "bob"), ("b", "a researcher of clinic B")]
+)
+def test_each_clinics_users_see_their_own_figures_on_the_pages_and_in_the_csvs(
     request: pytest.FixtureRequest,
     client_for: ClientFor,
     clinics: tuple[Expected, Expected],
+    clinic_b: Clinic,
     clinic: str,
+    who: str,
 ) -> None:
     own = clinics[0] if clinic == "a" else clinics[1]
-    user: User = request.getfixturevalue("pat" if clinic == "a" else "bob")
+    user: User = (
+        create_user("ruth.researcher", Role.RESEARCHER, clinic_b)
+        if who.startswith("a researcher")
+        else request.getfixturevalue(who)
+    )
     client = client_for(user)
 
     assert shown_on_safety_page(client) == (own.sessions, own.bruised, own.bruised, own.sessions)

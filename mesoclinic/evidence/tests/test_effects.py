@@ -336,6 +336,14 @@ def test_values_are_paired_by_site(clinic_a: Clinic) -> None:
     move_end(unpaired)
     move_end(unpaired_running)
     CoursePlan.objects.filter(pk=unpaired_running.plan_id).update(status=CourseStatus.ACTIVE)
+    # Both thighs paired, the right one read twice at baseline: each site's change from its own
+    # mean, then their mean (+1.5 over the left thigh's change). Pooling every paired reading
+    # instead would give +0.67.
+    both_paired = complete[3]
+    assert both_paired.end is not None
+    record(both_paired, "right mid-thigh", both_paired.baseline + 4, TimePoint.BASELINE)
+    record(both_paired, "right mid-thigh", both_paired.baseline + 6, TimePoint.BASELINE)
+    record(both_paired, "right mid-thigh", both_paired.end + 8, TimePoint.END)
 
     report = outcome_report(Filters(clinic_ids=[clinic_a.pk]))
 
@@ -343,7 +351,11 @@ def test_values_are_paired_by_site(clinic_a: Clinic) -> None:
     kept = sorted(
         (c for c in complete if c not in (unpaired, unpaired_running)), key=lambda c: c.plan_id
     )
-    changes = [float(c.end - c.baseline) for c in kept if c.end is not None]
+    changes = [
+        float(c.end - c.baseline) + (1.5 if c is both_paired else 0)
+        for c in kept
+        if c.end is not None
+    ]
     counts = part.overall.counts
     assert (
         counts.courses,
@@ -360,6 +372,9 @@ def test_values_are_paired_by_site(clinic_a: Clinic) -> None:
     assert [r.change for r in rows] == pytest.approx(changes)
     paired = rows[kept.index(two_sites)]
     assert paired.baseline == pytest.approx(float(two_sites.baseline))
+    assert rows[kept.index(both_paired)].baseline == pytest.approx(
+        float(both_paired.baseline) + 2.5
+    )
     assert "paired by site" in report.values_rule
 
 
