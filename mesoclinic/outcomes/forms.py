@@ -3,6 +3,7 @@ value is chosen among its levels, any other is typed within its range and step."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,10 +47,18 @@ class MeasurementForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
     def __init__(
-        self, *args: Any, scale: OutcomeScale, clinic_id: int, tz: ZoneInfo, **kwargs: Any
+        self,
+        *args: Any,
+        scale: OutcomeScale,
+        clinic_id: int,
+        tz: ZoneInfo,
+        sites: Sequence[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.scale, self.tz = scale, tz
+        # The course's earlier sites on this scale, offered as the site's choices (a datalist).
+        self.site_choices = list(sites)
         levels = list(scale.levels.all())
         help_text = f"Takes values {scale_range(scale)}."
         if scale.kind == ScaleKind.ORDINAL and levels:
@@ -86,6 +95,12 @@ class MeasurementForm(forms.Form):
             "The landmark or target area, marked the same way at every visit "
             "(e.g. “navel + 5 cm”, “vertex tattoo”)."
         )
+        if self.site_choices:
+            self.fields["site"].widget.attrs["list"] = "id_site_choices"
+            self.fields["site"].help_text += (
+                " Earlier on this course: " + "; ".join(self.site_choices) + ". Use the same "
+                "words: a change is computed only between readings at the same site."
+            )
 
     def clean_measured_at(self) -> datetime:
         return local_moment(self.cleaned_data["measured_at"].replace(tzinfo=None), self.tz)

@@ -79,6 +79,19 @@ def site_required(scale: OutcomeScale) -> bool:
     return scale.code in SITE_REQUIRED
 
 
+def sites_used(plan: CoursePlan, scale: OutcomeScale) -> list[str]:
+    """The named sites of the course's current readings on ``scale``, first used first.
+    Offered when a reading is recorded: a change is computed only between readings at the
+    same site, so "Navel + 5 cm" and "navel +5cm" would not be compared."""
+    sites = (
+        Measurement.objects.filter(plan=plan, scale=scale, retracted_at__isnull=True)
+        .exclude(site="")
+        .order_by("measured_at", "pk")
+        .values_list("site", flat=True)
+    )
+    return list(dict.fromkeys(sites))
+
+
 def _check_rater(plan: CoursePlan, rater: str, rated_by: User) -> None:
     if rater not in Rater.values:
         raise ValidationError(f"“{rater}” is not a rater: {', '.join(Rater.values)}.")

@@ -44,6 +44,7 @@ def _page(
             scale=scale,
             clinic_id=plan.clinic_id,
             tz=plan.clinic.tz,
+            sites=services.sites_used(plan, scale),
             initial={
                 "measured_at": timezone.localtime(timezone.now(), plan.clinic.tz).replace(
                     second=0, microsecond=0, tzinfo=None
@@ -101,7 +102,13 @@ def record(request: HttpRequest, plan_pk: int) -> HttpResponse:
     if scale is None:
         messages.error(request, "Choose a scale that serves this course's indication.")
         return redirect("outcomes:measurements", plan.pk)
-    form = MeasurementForm(request.POST, scale=scale, clinic_id=plan.clinic_id, tz=plan.clinic.tz)
+    form = MeasurementForm(
+        request.POST,
+        scale=scale,
+        clinic_id=plan.clinic_id,
+        tz=plan.clinic.tz,
+        sites=services.sites_used(plan, scale),
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:

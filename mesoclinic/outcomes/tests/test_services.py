@@ -77,6 +77,23 @@ def test_a_landmark_scale_needs_its_site(fat_plan: CoursePlan, bookable_pat: Use
     assert (measured.site, measured.value) == ("navel + 5 cm", Decimal("92.5"))
 
 
+def test_the_sites_offered_are_the_courses_current_ones_first_used_first(
+    fat_plan: CoursePlan, thigh_plan: CoursePlan, bookable_pat: User
+) -> None:
+    now = timezone.now()
+    for days, site in [(4, "left thigh + 15 cm"), (3, "right thigh + 15 cm"), (2, "knee")]:
+        measure(fat_plan, "60", now - timedelta(days=days), bookable_pat, site=site)
+    measure(fat_plan, "59", now - timedelta(days=1), bookable_pat, site="left thigh + 15 cm")
+    knee = Measurement.objects.get(site="knee")
+    services.retract_measurement(knee, "Wrong landmark.", bookable_pat)
+    scale = fat_plan.indication.primary_scale
+    assert scale is not None
+
+    assert services.sites_used(fat_plan, scale) == ["left thigh + 15 cm", "right thigh + 15 cm"]
+    # Another course of the same patient has its own sites.
+    assert services.sites_used(thigh_plan, scale) == []
+
+
 def test_every_problem_is_named_at_once(fat_plan: CoursePlan, bookable_pat: User) -> None:
     with pytest.raises(ValidationError) as refused:
         measure(fat_plan, 301, timezone.now() + timedelta(hours=1), bookable_pat, site="")

@@ -55,6 +55,21 @@ def test_the_page_records_a_value_of_the_chosen_scale(
     ).exists()
 
 
+def test_the_form_offers_the_courses_earlier_sites(
+    client_for: ClientFor, fat_plan: CoursePlan, bookable_pat: User
+) -> None:
+    url = reverse("outcomes:measurements", args=[fat_plan.pk])
+    client = client_for(bookable_pat)
+    assert b"<datalist" not in client.get(url).content
+
+    measure(fat_plan, "61", timezone.now() - timedelta(days=1), bookable_pat, site="navel + 5 cm")
+    page = client.get(url).content.decode()
+
+    assert 'list="id_site_choices"' in page
+    assert '<datalist id="id_site_choices"><option value="navel + 5 cm"></datalist>' in page
+    assert "Earlier on this course: navel + 5 cm." in page
+
+
 def test_a_refused_value_keeps_the_form_with_the_range(
     client_for: ClientFor, thigh_plan: CoursePlan, bookable_pat: User
 ) -> None:
