@@ -77,7 +77,9 @@ VALUES_RULE = (
     "current (not retracted) measurements on the primary scale at the baseline and "
     "end-of-course time points, and only sites measured at both count. Change is the mean over "
     "those sites of end minus baseline. A course whose end was measured only at other sites "
-    "than its baseline counts as without an end value."
+    "than its baseline counts as without an end value. (A course's own page compares each "
+    "reading with the last baseline reading at its site, so where a baseline was read twice its "
+    "change there can differ slightly from the one counted here.)"
 )
 GAIS_RULE = (
     "Global improvement: the share of courses whose GAIS at the end (the latest rating by the "
