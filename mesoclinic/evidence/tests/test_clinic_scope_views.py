@@ -4,8 +4,6 @@ sessions and bruises, and each user is shown exactly their own clinic's."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from mesoclinic.clinics.models import Clinic, Role, User
 from mesoclinic.clinics.testing import create_user
 from mesoclinic.evidence.effects import CSV_HEADER
 from mesoclinic.evidence.testing import Registry, RegistrySpec, build_registry
+from mesoclinic.evidence.tests.test_safety_views import rows_of
 
 ClientFor = Callable[[User], Client]
 BRUISING = "bruising"
@@ -59,11 +58,6 @@ def clinics(catalogue: None, clinic_a: Clinic, clinic_b: Clinic) -> tuple[Expect
     assert a.courses != b.courses and a.sessions != b.sessions and a.bruised != b.bruised
     assert a.complete != b.complete
     return a, b
-
-
-def _rows(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    assert response.status_code == 200
-    return list(csv.reader(io.StringIO(response.content.decode())))
 
 
 def shown_on_safety_page(client: Client) -> tuple[int, int, int, int]:
@@ -114,7 +108,7 @@ def test_each_clinics_users_see_their_own_figures_on_the_pages_and_in_the_csvs(
     assert shown_on_safety_page(client) == (own.sessions, own.bruised, own.bruised, own.sessions)
     assert shown_on_outcomes_page(client) == (own.courses, own.complete)
 
-    rates = _rows(client.get(reverse("evidence:safety-csv")))
+    rates = rows_of(client.get(reverse("evidence:safety-csv")))
     by_row = {(row[0], row[1], row[2]): row for row in rates[1:]}
     assert by_row[("all", "Any side effect", "session")][3:5] == [
         str(own.bruised),
@@ -125,7 +119,7 @@ def test_each_clinics_users_see_their_own_figures_on_the_pages_and_in_the_csvs(
         str(own.sessions),
     ]
 
-    outcomes = _rows(client.get(reverse("evidence:outcomes-csv")))
+    outcomes = rows_of(client.get(reverse("evidence:outcomes-csv")))
     assert tuple(outcomes[0]) == CSV_HEADER
     overall = [row for row in outcomes[1:] if row[2] == "All courses"]
     assert len(overall) == 1  # one indication: the clinic's own

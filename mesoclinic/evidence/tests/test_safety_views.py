@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import date
+from typing import Protocol
 
 import pytest
 from django.test import Client
@@ -38,7 +39,14 @@ def registry(catalogue: None, clinic_a: Clinic) -> Registry:
     )
 
 
-def rows_of(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
+class Download(Protocol):
+    status_code: int
+    content: bytes
+
+
+def rows_of(response: Download) -> list[list[str]]:
+    """A CSV download's rows, header first."""
+    assert response.status_code == 200
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 
